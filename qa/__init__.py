@@ -1,0 +1,1 @@
+"""qa: grounded, cited question answering over a folder of documents."""

@@ -1,0 +1,153 @@
+"""The default answer engine: grounded extraction of the best-supported sentence(s).
+
+No text is generated: the answer is a sentence quoted from a retrieved passage, so every
+word the user sees traces to a span of a corpus file. When no sentence is relevant
+enough, the engine refuses instead of quoting something unrelated.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from qa.chunking import split_sentences
+from qa.lexical import LexicalIndex, terms
+from qa.schema import Answer, Citation
+
+REFUSAL = "The corpus does not contain the answer to this question."
+MIN_SENTENCE_WORDS = 3
+DENSE_WEIGHT, LEXICAL_WEIGHT, RANK_WEIGHT, TYPE_WEIGHT = 0.5, 0.5, 0.05, 0.05
+QUESTION_TYPES = {
+    "when": re.compile(
+        r"\b(1[0-9]{3}|20[0-9]{2}|January|February|March|April|May|June|July|"
+        r"August|September|October|November|December|year|century|day)s?\b",
+        re.I,
+    ),
+    "how many": re.compile(
+        r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million)\b",
+        re.I,
+    ),
+    "how much": re.compile(r"\d|\b(hundred|thousand|million|billion)\b", re.I),
+    "who": re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+"),
+}
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage, located in its source file."""
+
+    passage_rank: int
+    document: Document
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    dense: float = 0.0
+    lexical: float = 0.0
+
+
+def candidates(passages: list[Document]) -> list[Candidate]:
+    """Every sentence of the passages, once, with offsets into the source file."""
+    seen, found = set(), []
+    for rank, passage in enumerate(passages):
+        base = passage.metadata["start"]
+        for start, end in split_sentences(passage.page_content):
+            key = (passage.metadata["source"], base + start)
+            text = passage.page_content[start:end]
+            if key in seen or len(text.split()) < MIN_SENTENCE_WORDS:
+                continue
+            seen.add(key)
+            found.append(Candidate(rank, passage, base + start, base + end, text))
+    return found
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) > 5 else word
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    """Share of the question's term weight found in `text` (prefix-stemmed)."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    present = {_stem(word) for word in terms(text)}
+    return sum(w for word, w in weights.items() if _stem(word) in present) / total
+
+
+def term_weights(query: str, lexical: LexicalIndex) -> dict[str, float]:
+    """IDF of each query term; a term the corpus never uses weighs as the rarest term."""
+    idf = lexical.idf(terms(query))
+    rarest = max(idf.values(), default=1.0) or 1.0
+    return {word: weight or rarest * 1.5 for word, weight in idf.items()}
+
+
+def type_match(question: str, text: str) -> float:
+    """1 when the sentence holds the kind of thing the question asks for (a date, a number)."""
+    lowered = question.lower()
+    for cue, pattern in QUESTION_TYPES.items():
+        if lowered.startswith(cue) or f" {cue} " in lowered:
+            return 1.0 if pattern.search(text) else 0.0
+    return 0.0
+
+
+def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
+    """Capitalised words past the first that the corpus never mentions ("France")."""
+    words = re.findall(r"\b[A-Z][\w'-]+", question)[1:] if question[:1].isupper() else []
+    names = [word for word in words if word.lower() not in {"i"}]
+    idf = lexical.idf([w.lower() for w in names]) if names else {}
+    return [w for w in names if idf.get(w.lower(), 0.0) == 0.0]
+
+
+class ExtractiveAnswerer:
+    """Scores every sentence of the retrieved passages and quotes the best one."""
+
+    def __init__(
+        self, embeddings: Embeddings, lexical: LexicalIndex, corpus_dir: Path, min_relevance: float
+    ) -> None:
+        self.embeddings = embeddings
+        self.corpus_dir = corpus_dir
+        self.lexical = lexical
+        self.min_relevance = min_relevance
+
+    def rank(self, question: str, query: str, passages: list[Document]) -> list[Candidate]:
+        """Candidates sorted best first; `query` is the question with conversation context."""
+        found = candidates(passages)
+        if not found:
+            return []
+        vectors = np.array(self.embeddings.embed_documents([query] + [c.text for c in found]))
+        dense = vectors[1:] @ vectors[0]
+        weights = term_weights(query, self.lexical)
+        for cand, similarity in zip(found, dense, strict=True):
+            cand.dense = float(similarity)
+            cand.lexical = coverage(weights, cand.text)
+            cand.score = (
+                DENSE_WEIGHT * cand.dense
+                + LEXICAL_WEIGHT * cand.lexical
+                + RANK_WEIGHT / (cand.passage_rank + 1)
+                + TYPE_WEIGHT * type_match(question, cand.text)
+            )
+        return sorted(found, key=lambda c: c.score, reverse=True)
+
+    def answer(self, question: str, query: str, passages: list[Document]) -> Answer:
+        """The best sentence as a cited answer, or a refusal."""
+        ranked = self.rank(question, query, passages)
+        if (
+            not ranked
+            or ranked[0].score < self.min_relevance
+            or unknown_names(question, self.lexical)
+        ):
+            return Answer(question=question, text=REFUSAL, refused=True)
+        best = ranked[0]
+        meta = best.document.metadata
+        citation = Citation(
+            n=1,
+            source=str(self.corpus_dir / meta["source"]),
+            title=meta.get("title", ""),
+            start=best.start,
+            end=best.end,
+            quote=best.text,
+        )
+        return Answer(question=question, text=f"{best.text} [1]", citations=[citation])

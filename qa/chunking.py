@@ -1,0 +1,71 @@
+"""Documents -> sentence-aware chunks whose offsets reproduce them from the source text."""
+
+import hashlib
+import re
+
+from langchain_core.documents import Document
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+# Paragraphs first, then lines, then sentence ends, then clause ends, then words.
+SEPARATORS = ["\n\n", "\n", r"(?<=[.!?…])\s+", r"(?<=[;:,])\s+", " ", ""]
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    """The splitter every ingestion uses; overlap is capped below the chunk size."""
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=min(chunk_overlap, chunk_size // 2),
+        separators=SEPARATORS,
+        is_separator_regex=True,
+        keep_separator="end",
+        add_start_index=True,
+    )
+
+
+def chunk_document(document: Document, splitter: RecursiveCharacterTextSplitter) -> list[Document]:
+    """Split one document; each chunk's `start`/`end` index the original text exactly."""
+    text = document.page_content
+    chunks = []
+    for piece in splitter.split_documents([document]):
+        content = piece.page_content
+        start = piece.metadata.pop("start_index", -1)
+        if start < 0 or text[start : start + len(content)] != content:
+            start = text.find(content)
+        if start < 0:  # cannot happen for a splitter that only cuts and strips
+            continue
+        piece.metadata.update(
+            chunk=len(chunks),
+            start=start,
+            end=start + len(content),
+            hash=hashlib.sha256(content.encode()).hexdigest()[:16],
+        )
+        chunks.append(piece)
+    return chunks
+
+
+# A sentence ends at . ! ? or … (plus closing quotes or brackets) before white space and a
+# capital, digit or opening quote; regexes rather than nltk/pysbd, which need downloaded data
+# or are slow, and offsets must stay exact.
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?[A-Z0-9А-ЯЁ])|\n+")
+NOT_AN_END = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|vs|etc|No|Inc|Ltd|Co|e\.g|i\.e|U\.S|U\.K))\.$"
+)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, white space trimmed off both ends."""
+    spans, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        if match.group().startswith((".",)) and NOT_AN_END.search(text[: match.start() + 1]):
+            continue
+        spans.append((start, match.end()))
+        start = match.end()
+    spans.append((start, len(text)))
+    trimmed = []
+    for begin, end in spans:
+        piece = text[begin:end]
+        left = len(piece) - len(piece.lstrip())
+        right = len(piece.rstrip())
+        if right > left:
+            trimmed.append((begin + left, begin + right))
+    return trimmed

@@ -1,0 +1,136 @@
+"""The `qa` command: ingest, ask, chat. Errors become one line on stderr and an exit code."""
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qa.errors import QAError
+from qa.schema import Answer
+
+SKIPPED_FILES_EXIT = 6
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+class QAGroup(click.Group):
+    """Turns QAError (and bad settings) into `qa: error: ...` and the error's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from pydantic import ValidationError
+
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            click.echo(f"qa: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            field = "QA_" + "_".join(str(p) for p in problem["loc"]).upper()
+            click.echo(f"qa: error: setting {field}: {problem['msg']}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("qa: interrupted", err=True)
+            sys.exit(130)
+
+
+def settings_options(command: Callable) -> Callable:
+    """The flags that override `QA_*` settings, shared by every command."""
+    options = [
+        click.option(
+            "--corpus-dir",
+            type=click.Path(path_type=Path),
+            help="Documents folder [QA_CORPUS_DIR].",
+        ),
+        click.option(
+            "--index-dir", type=click.Path(path_type=Path), help="Index folder [QA_INDEX_DIR]."
+        ),
+        click.option("--top-k", type=int, help="Passages retrieved per question [QA_TOP_K]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_service(**overrides: Any) -> Any:
+    """The service for the environment's settings with the given flags applied."""
+    from qa.service import build_service
+    from qa.settings import Settings
+
+    return build_service(Settings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+@click.group(cls=QAGroup)
+def main() -> None:
+    """Ask questions of the documents in corpus/ and get answers that cite their sources."""
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)  # before any model library is imported
+
+
+@main.command()
+@settings_options
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
+def ingest(progress: bool | None, **overrides: Any) -> None:
+    """Index corpus/: only new or changed files are embedded; deleted files leave the index."""
+    report = make_service(**overrides).ingest(progress)
+    for skipped in report.skipped:
+        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+    click.echo(report.summary())
+    if report.skipped:
+        sys.exit(SKIPPED_FILES_EXIT)
+
+
+@main.command()
+@settings_options
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ask(question: str, as_json: bool, **overrides: Any) -> None:
+    """Answer QUESTION from the indexed corpus, with citations."""
+    answer = make_service(**overrides).ask(question)
+    click.echo(
+        json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)
+    )
+
+
+@main.command()
+@settings_options
+def chat(**overrides: Any) -> None:
+    """Ask questions in a terminal conversation; follow-ups use the earlier turns."""
+    service = make_service(**overrides)
+    history: list[str] = []
+    click.echo("Ask a question about the corpus (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question or question.lower() in {"exit", "quit"}:
+            break
+        try:
+            click.echo(format_answer(service.ask(question, history)) + "\n")
+            history.append(question)
+        except QAError as exc:
+            if exc.exit_code != 2:  # only the question itself may be retried
+                raise
+            click.echo(f"qa: error: {exc}", err=True)
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer for a terminal: text, then each cited passage with its location."""
+    lines = [f"**{answer.short_answer}**: {answer.text}" if answer.short_answer else answer.text]
+    for citation in answer.citations:
+        where = f"{citation.source}, characters {citation.start}-{citation.end}"
+        lines.append(f"\n[{citation.n}] {citation.title} ({where})")
+        lines.append(f'    "{citation.quote}"')
+    return "\n".join(lines)

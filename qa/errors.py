@@ -1,0 +1,31 @@
+"""Errors a user can cause or fix; the CLI and UI turn them into one clear sentence."""
+
+
+class QAError(Exception):
+    """Base class: a problem explained to the user in one line, never a traceback."""
+
+    exit_code = 1
+
+
+class InputError(QAError):
+    """The user's input (a question, a flag, a file) is not usable."""
+
+    exit_code = 2
+
+
+class NotIndexedError(QAError):
+    """A question was asked before anything was indexed."""
+
+    exit_code = 3
+
+
+class CorpusError(QAError):
+    """The corpus folder is missing, empty or holds nothing readable."""
+
+    exit_code = 4
+
+
+class BackendError(QAError):
+    """A model, store or server could not be loaded or reached."""
+
+    exit_code = 5

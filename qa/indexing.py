@@ -1,0 +1,86 @@
+"""Ingestion: corpus folder -> chunks -> hybrid store, through LangChain's indexing API."""
+
+import sys
+from dataclasses import dataclass, field
+
+from langchain_core.embeddings import Embeddings
+from tqdm import tqdm
+
+from qa.chunking import chunk_document, make_splitter
+from qa.errors import CorpusError, QAError
+from qa.loading import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
+from qa.settings import Settings
+from qa.store import open_store, record_manager
+
+WRITE_BATCH = 256
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion did."""
+
+    files: int = 0
+    chunks: int = 0
+    added: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        return (
+            f"indexed {self.files} file(s), {self.chunks} chunk(s): {self.added} added,"
+            f" {self.unchanged} unchanged, {self.deleted} removed,"
+            f" {len(self.skipped)} file(s) skipped"
+        )
+
+
+def ingest(
+    settings: Settings, embeddings: Embeddings, progress: bool | None = None
+) -> IngestReport:
+    """Bring the index in step with the corpus folder; only new or changed chunks are embedded.
+
+    >>> ingest(Settings(corpus_dir=Path("corpus")), load_embeddings()).summary()  # doctest: +SKIP
+    'indexed 1 file(s), 6 chunk(s): 6 added, 0 unchanged, 0 removed, 0 file(s) skipped'
+    """
+    from filelock import FileLock, Timeout
+    from langchain_core.indexing import index
+
+    if not corpus_files(settings.corpus_dir):
+        kinds = ", ".join(SUPPORTED_SUFFIXES)
+        raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
+    report = IngestReport()
+    documents = list(load_corpus(settings.corpus_dir, report.skipped))
+    if not documents:
+        raise CorpusError(f"no readable file in {settings.corpus_dir} ({_skipped_text(report)})")
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    chunks = [chunk for document in documents for chunk in chunk_document(document, splitter)]
+    report.files, report.chunks = len(documents), len(chunks)
+
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(settings.index_dir / "ingest.lock", timeout=0):
+            store = open_store(settings, embeddings)
+            show = sys.stderr.isatty() if progress is None else progress
+            with tqdm(chunks, desc="indexing", unit="chunk", disable=not show) as bar:
+                result = index(
+                    bar,
+                    record_manager(settings),
+                    store,
+                    cleanup="full",
+                    source_id_key="source",
+                    batch_size=WRITE_BATCH,
+                    key_encoder="sha256",
+                )
+            store.lexical.close()
+    except Timeout:
+        raise QAError(
+            f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
+        ) from None
+    report.added = result["num_added"] + result["num_updated"]
+    report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]
+    return report
+
+
+def _skipped_text(report: IngestReport) -> str:
+    return "; ".join(f"{s.path}: {s.reason}" for s in report.skipped)

@@ -1,0 +1,136 @@
+"""A persistent BM25 index: SQLite FTS5 beside the Chroma store, updated with it."""
+
+import json
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+"""
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours out over own same she should so some such than that the their theirs them
+    then there these they this those through to too under until up very was we were what when
+    where which while who whom why will with would you your yours""".split()
+)
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased content words of `text`, stop words left out, order kept, no repeats."""
+    seen: dict[str, None] = {}
+    for word in WORD.findall(text.lower()):
+        if word not in STOPWORDS and word not in seen:
+            seen[word] = None
+    return list(seen)
+
+
+class LexicalIndex:
+    """BM25 over chunk texts in one SQLite file; safe to read while another process writes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+
+    def upsert(self, ids: Sequence[str], documents: Sequence[Document]) -> None:
+        """Add or replace chunks by id, in one transaction."""
+        rows = [
+            (id_, doc.page_content, json.dumps(doc.metadata))
+            for id_, doc in zip(ids, documents, strict=True)
+        ]
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM chunks WHERE id = ?", [(id_,) for id_ in ids])
+            self._db.executemany("INSERT INTO chunks(id, text, metadata) VALUES (?, ?, ?)", rows)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove chunks by id; unknown ids are ignored."""
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM chunks WHERE id = ?", [(id_,) for id_ in ids])
+
+    def ids(self) -> set[str]:
+        """Every chunk id held."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+
+    def count(self) -> int:
+        """How many chunks are held."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def search(self, query: str, k: int) -> list[Document]:
+        """The `k` best chunks for `query` by BM25, best first."""
+        words = terms(query)
+        if not words:
+            return []
+        match = " OR ".join(f'"{word}"' for word in words)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id, c.text, c.metadata FROM chunks_fts f JOIN chunks c"
+                " ON c.rowid = f.rowid WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts)"
+                " LIMIT ?",
+                (match, k),
+            ).fetchall()
+        return [
+            Document(id=id_, page_content=text, metadata=json.loads(meta))
+            for id_, text, meta in rows
+        ]
+
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each word (stemmed as the index stems it); 0 if absent."""
+        with self._lock:
+            total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            weights = {}
+            for word in words:
+                found = self._db.execute(
+                    "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (f'"{word}"',)
+                ).fetchone()[0]
+                weights[word] = (
+                    math.log(1 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
+                )
+        return weights
+
+    def close(self) -> None:
+        """Release the database file."""
+        with self._lock:
+            self._db.close()
+
+
+class LexicalRetriever(BaseRetriever):
+    """The lexical index as a LangChain retriever."""
+
+    index: LexicalIndex
+    k: int = 20
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return self.index.search(query, self.k)

