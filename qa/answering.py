@@ -5,6 +5,7 @@ word the user sees traces to a span of a corpus file. When no sentence is releva
 enough, the engine refuses instead of quoting something unrelated.
 """
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from qa.schema import Answer, Citation
 
 REFUSAL = "The corpus does not contain the answer to this question."
 MIN_SENTENCE_WORDS = 3
-DENSE_WEIGHT, LEXICAL_WEIGHT, RANK_WEIGHT, TYPE_WEIGHT = 0.5, 0.5, 0.05, 0.05
+DENSE_WEIGHT, LEXICAL_WEIGHT, TYPE_WEIGHT = 0.5, 0.5, 0.05
+ANAPHOR = re.compile(r"[\"“‘']?(It|He|She|They|This|That|These|Those|Its|His|Her|Their)\b")
 QUESTION_TYPES = {
     "when": re.compile(
         r"\b(1[0-9]{3}|20[0-9]{2}|January|February|March|April|May|June|July|"
@@ -44,6 +46,7 @@ class Candidate:
     start: int
     end: int
     text: str
+    context: str = ""  # the previous sentence, when this one opens with a pronoun
     score: float = 0.0
     dense: float = 0.0
     lexical: float = 0.0
@@ -53,19 +56,25 @@ def candidates(passages: list[Document]) -> list[Candidate]:
     """Every sentence of the passages, once, with offsets into the source file."""
     seen, found = set(), []
     for rank, passage in enumerate(passages):
-        base = passage.metadata["start"]
+        base, previous = passage.metadata["start"], ""
         for start, end in split_sentences(passage.page_content):
             key = (passage.metadata["source"], base + start)
             text = passage.page_content[start:end]
-            if key in seen or len(text.split()) < MIN_SENTENCE_WORDS:
+            context = previous if ANAPHOR.match(text) else ""
+            previous = text
+            if key in seen or len(text.split()) < MIN_SENTENCE_WORDS or text.startswith("#"):
                 continue
             seen.add(key)
-            found.append(Candidate(rank, passage, base + start, base + end, text))
+            found.append(Candidate(rank, passage, base + start, base + end, text, context))
     return found
 
 
 def _stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:5]
 
 
 def coverage(weights: dict[str, float], text: str) -> float:
@@ -94,11 +103,15 @@ def type_match(question: str, text: str) -> float:
 
 
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
-    """Capitalised words past the first that the corpus never mentions ("France")."""
-    words = re.findall(r"\b[A-Z][\w'-]+", question)[1:] if question[:1].isupper() else []
-    names = [word for word in words if word.lower() not in {"i"}]
-    idf = lexical.idf([w.lower() for w in names]) if names else {}
-    return [w for w in names if idf.get(w.lower(), 0.0) == 0.0]
+    """Capitalised words past the first that the corpus never mentions, even misspelt ("France")."""
+    words = re.findall(r"\b[A-Z][\w-]*\w", re.sub(r"['’]s\b", "", question))[1:]
+    names = [word.lower() for word in words]
+    idf = lexical.idf(names) if names else {}
+    absent = [name for name in names if idf.get(name, 0.0) == 0.0]
+    if not absent:
+        return []
+    vocabulary = lexical.vocabulary()
+    return [name for name in absent if not difflib.get_close_matches(name, vocabulary, 1, 0.8)]
 
 
 class ExtractiveAnswerer:
@@ -122,11 +135,10 @@ class ExtractiveAnswerer:
         weights = term_weights(query, self.lexical)
         for cand, similarity in zip(found, dense, strict=True):
             cand.dense = float(similarity)
-            cand.lexical = coverage(weights, cand.text)
+            cand.lexical = coverage(weights, f"{cand.context} {cand.text}")
             cand.score = (
                 DENSE_WEIGHT * cand.dense
                 + LEXICAL_WEIGHT * cand.lexical
-                + RANK_WEIGHT / (cand.passage_rank + 1)
                 + TYPE_WEIGHT * type_match(question, cand.text)
             )
         return sorted(found, key=lambda c: c.score, reverse=True)

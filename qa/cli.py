@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from qa.errors import QAError
+from qa.errors import InputError, QAError
 from qa.schema import Answer
 
 SKIPPED_FILES_EXIT = 6
@@ -124,6 +124,43 @@ def chat(**overrides: Any) -> None:
             if exc.exit_code != 2:  # only the question itself may be retried
                 raise
             click.echo(f"qa: error: {exc}", err=True)
+
+
+@main.command(name="eval")
+@settings_options
+@click.argument("questions_file", required=False, type=click.Path(path_type=Path))
+@click.option("--squad", type=click.Path(path_type=Path), help="A SQuAD-format file instead.")
+@click.option("--engine", "engines", multiple=True, help="Engine to run (repeat to compare).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=Path("eval/results"),
+              show_default=True, help="Where reports are written.")
+def evaluate(questions_file: Path | None, squad: Path | None, engines: tuple[str, ...],
+             limit: int | None, results_dir: Path, **overrides: Any) -> None:
+    """Score answers against QUESTIONS_FILE (JSON Lines) or --squad FILE; write reports."""
+    from datetime import datetime
+
+    from qa.datasets import load_questions
+    from qa.evaluate import evaluate_set, evaluate_squad
+    from qa.reports import markdown_table, write_reports
+    from qa.service import ENGINES
+
+    if (questions_file is None) == (squad is None):
+        raise InputError("give a question file or --squad FILE (one of them)")
+    names = list(dict.fromkeys(engines)) or [make_service(**overrides).settings.engine]
+    for name in names:
+        if name not in ENGINES:
+            raise InputError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
+    if squad is not None:
+        dataset, runs = squad.stem, evaluate_squad(make_service(**overrides).settings, squad, names, limit)
+    else:
+        questions = load_questions(questions_file)[:limit]
+        service = make_service(**overrides)
+        dataset, runs = questions_file.stem, evaluate_set(service.settings, questions, names)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    paths = write_reports(results_dir, dataset, stamp, runs)
+    click.echo(markdown_table(dataset, {e: metrics for e, (metrics, _) in runs.items()}))
+    for path in paths:
+        click.echo(f"wrote {path}")
 
 
 def format_answer(answer: Answer) -> str:

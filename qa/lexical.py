@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
 END;
@@ -55,6 +56,7 @@ class LexicalIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._lock = threading.Lock()
+        self._vocabulary: list[str] | None = None
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
@@ -68,6 +70,7 @@ class LexicalIndex:
         with self._lock, self._db:
             self._db.executemany("DELETE FROM chunks WHERE id = ?", [(id_,) for id_ in ids])
             self._db.executemany("INSERT INTO chunks(id, text, metadata) VALUES (?, ?, ?)", rows)
+        self._vocabulary = None
 
     def delete(self, ids: Iterable[str]) -> None:
         """Remove chunks by id; unknown ids are ignored."""
@@ -115,6 +118,13 @@ class LexicalIndex:
                     math.log(1 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
                 )
         return weights
+
+    def vocabulary(self) -> list[str]:
+        """Every indexed term (stemmed), read once per process."""
+        if self._vocabulary is None:
+            with self._lock:
+                self._vocabulary = [row[0] for row in self._db.execute("SELECT term FROM chunks_vocab")]
+        return self._vocabulary
 
     def close(self) -> None:
         """Release the database file."""

@@ -15,6 +15,17 @@ class Citation:
     quote: str
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, located in its source file."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+
 @dataclass
 class Answer:
     """An answer, its short form when there is one, and the passages it cites."""
@@ -25,6 +36,7 @@ class Answer:
     refused: bool = False
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    passages: list[Passage] = field(default_factory=list)  # what retrieval returned, best first
 
     def to_dict(self) -> dict:
         """The JSON shape of `qa ask --json`."""

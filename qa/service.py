@@ -3,6 +3,7 @@
 import time
 from functools import cached_property
 
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
 
@@ -10,7 +11,7 @@ from qa.answering import ExtractiveAnswerer
 from qa.errors import InputError
 from qa.indexing import IngestReport, ingest
 from qa.retrieval import contextual_query, hybrid_retriever
-from qa.schema import Answer
+from qa.schema import Answer, Passage
 from qa.settings import Settings
 from qa.store import HybridStore, open_existing_store
 
@@ -70,11 +71,23 @@ class QAService:
         passages = retriever.invoke(query)
         retrieved = time.perf_counter()
         answer = answerer.answer(question, query, passages)
+        answer.passages = [self.passage(document) for document in passages]
         answer.timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 1),
             "answer": round((time.perf_counter() - retrieved) * 1000, 1),
         }
         return answer
+
+    def passage(self, document: Document) -> Passage:
+        """A retrieved chunk as a Passage whose source path opens from here."""
+        meta = document.metadata
+        return Passage(
+            source=str(self.settings.corpus_dir / meta["source"]),
+            title=meta.get("title", ""),
+            start=meta["start"],
+            end=meta["end"],
+            text=document.page_content,
+        )
 
     def ingest(self, progress: bool | None = None) -> IngestReport:
         """Bring the index in step with the corpus folder."""
@@ -84,8 +97,13 @@ class QAService:
         return report
 
 
+ENGINES = ("extractive",)
+
+
 def build_service(settings: Settings, embeddings: Embeddings | None = None) -> QAService:
     """The service for `settings`; nothing heavy is loaded until it is used."""
+    if settings.engine not in ENGINES:
+        raise InputError(f"unknown engine '{settings.engine}'; choose from: {', '.join(ENGINES)}")
     service = QAService(settings)
     if embeddings is not None:
         service.embeddings = embeddings  # share one loaded model between services

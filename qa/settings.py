@@ -26,10 +26,11 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
     chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")
+    engine: str = Field("extractive", description="Answer engine: extractive.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     fetch_k: int = Field(20, ge=1, description="Candidates each retriever gives to fusion.")
     min_relevance: float = Field(
-        0.3,
+        0.4,
         description="Refuse when the best sentence's relevance score is below this.",
     )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")

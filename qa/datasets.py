@@ -1,0 +1,92 @@
+"""Question sets for evaluation: our JSON Lines format, and SQuAD-format files."""
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.errors import InputError
+
+
+@dataclass
+class EvalQuestion:
+    """A question with its gold answers and, when known, where the answer lives."""
+
+    id: str
+    question: str
+    answers: list[str]
+    unanswerable: bool = False
+    turns: list[str] = field(default_factory=list)
+    evidence: str | None = None
+    gold_source: str | None = None  # the file holding the answer (SQuAD: the paragraph)
+
+
+FIELDS = {"id": str, "question": str, "answers": list}
+OPTIONAL = {"unanswerable": bool, "turns": list, "evidence": str}
+
+
+def _parse_line(line: str, where: str) -> EvalQuestion:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a JSON object")
+    for name, kind in {**FIELDS, **OPTIONAL}.items():
+        if name not in data:
+            if name in FIELDS:
+                raise InputError(f"{where}: missing field '{name}'")
+        elif not isinstance(data[name], kind):
+            raise InputError(f"{where}: field '{name}' must be a {kind.__name__}")
+    if not data["question"].strip():
+        raise InputError(f"{where}: the question is empty")
+    if not all(isinstance(a, str) for a in data["answers"] + data.get("turns", [])):
+        raise InputError(f"{where}: 'answers' and 'turns' must hold strings")
+    if not data["answers"] and not data.get("unanswerable"):
+        raise InputError(f"{where}: 'answers' is empty; mark the question \"unanswerable\": true")
+    return EvalQuestion(**{k: v for k, v in data.items() if k in FIELDS or k in OPTIONAL})
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Questions from a JSON Lines file; a bad line is an InputError naming it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"cannot read question file {path}: {exc}") from None
+    questions = [
+        _parse_line(line, f"{path}, line {number}")
+        for number, line in enumerate(lines, 1)
+        if line.strip()
+    ]
+    if not questions:
+        raise InputError(f"question file {path} holds no questions")
+    ids = [q.id for q in questions]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"{path}: the id '{duplicate}' is used more than once")
+    return questions
+
+
+def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
+    """Write each SQuAD paragraph as one file of `corpus_dir`; return its questions."""
+    try:
+        articles = json.loads(path.read_text(encoding="utf-8"))["articles"]
+        paragraphs = [
+            (article["title"], index, paragraph)
+            for article in articles
+            for index, paragraph in enumerate(article["paragraphs"])
+        ]
+    except (OSError, UnicodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path} is not a SQuAD-format file ({exc})") from None
+    questions = []
+    for title, index, paragraph in paragraphs:
+        name = f"{re.sub(r'[^A-Za-z0-9]+', '_', title)}-{index:03d}.txt"
+        (corpus_dir / name).write_text(paragraph["context"], encoding="utf-8")
+        for qa in paragraph["qas"]:
+            questions.append(
+                EvalQuestion(id=qa["id"], question=qa["question"], answers=qa["answers"],
+                             gold_source=name)
+            )
+    if not questions:
+        raise InputError(f"{path} holds no questions")
+    return questions
