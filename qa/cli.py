@@ -132,10 +132,21 @@ def chat(**overrides: Any) -> None:
 @click.option("--squad", type=click.Path(path_type=Path), help="A SQuAD-format file instead.")
 @click.option("--engine", "engines", multiple=True, help="Engine to run (repeat to compare).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
-@click.option("--results-dir", type=click.Path(path_type=Path), default=Path("eval/results"),
-              show_default=True, help="Where reports are written.")
-def evaluate(questions_file: Path | None, squad: Path | None, engines: tuple[str, ...],
-             limit: int | None, results_dir: Path, **overrides: Any) -> None:
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=Path("eval/results"),
+    show_default=True,
+    help="Where reports are written.",
+)
+def evaluate(
+    questions_file: Path | None,
+    squad: Path | None,
+    engines: tuple[str, ...],
+    limit: int | None,
+    results_dir: Path,
+    **overrides: Any,
+) -> None:
     """Score answers against QUESTIONS_FILE (JSON Lines) or --squad FILE; write reports."""
     from datetime import datetime
 
@@ -151,7 +162,10 @@ def evaluate(questions_file: Path | None, squad: Path | None, engines: tuple[str
         if name not in ENGINES:
             raise InputError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
     if squad is not None:
-        dataset, runs = squad.stem, evaluate_squad(make_service(**overrides).settings, squad, names, limit)
+        dataset, runs = (
+            squad.stem,
+            evaluate_squad(make_service(**overrides).settings, squad, names, limit),
+        )
     else:
         questions = load_questions(questions_file)[:limit]
         service = make_service(**overrides)

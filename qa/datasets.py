@@ -84,8 +84,9 @@ def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
         (corpus_dir / name).write_text(paragraph["context"], encoding="utf-8")
         for qa in paragraph["qas"]:
             questions.append(
-                EvalQuestion(id=qa["id"], question=qa["question"], answers=qa["answers"],
-                             gold_source=name)
+                EvalQuestion(
+                    id=qa["id"], question=qa["question"], answers=qa["answers"], gold_source=name
+                )
             )
     if not questions:
         raise InputError(f"{path} holds no questions")

@@ -1,6 +1,5 @@
 """Evaluation: ask every question of a set, score the answers, write JSON, Markdown and a chart."""
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -24,8 +23,17 @@ from qa.metrics import (
 from qa.schema import Answer, Passage
 from qa.settings import Settings
 
-HEADLINE = ["exact_match", "f1", "containment", "hit@1", "hit@5", "mrr",
-            "citation_precision", "refusal_precision", "refusal_recall"]
+HEADLINE = [
+    "exact_match",
+    "f1",
+    "containment",
+    "hit@1",
+    "hit@5",
+    "mrr",
+    "citation_precision",
+    "refusal_precision",
+    "refusal_recall",
+]
 
 
 @cache
@@ -53,11 +61,18 @@ def holds_gold(passage: Passage, question: EvalQuestion) -> bool | None:
 def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
     """One question's record: the answer, its citations and every per-question score."""
     record = {
-        "id": question.id, "question": question.question, "turns": question.turns,
-        "gold": question.answers, "unanswerable": question.unanswerable,
-        "answer": answer.text, "short_answer": answer.short_answer, "refused": answer.refused,
+        "id": question.id,
+        "question": question.question,
+        "turns": question.turns,
+        "gold": question.answers,
+        "unanswerable": question.unanswerable,
+        "answer": answer.text,
+        "short_answer": answer.short_answer,
+        "refused": answer.refused,
         "citations": [asdict(c) for c in answer.citations],
-        "retrieved": [{"source": p.source, "start": p.start, "end": p.end} for p in answer.passages],
+        "retrieved": [
+            {"source": p.source, "start": p.start, "end": p.end} for p in answer.passages
+        ],
         "latency_ms": round(latency_ms, 1),
     }
     if question.unanswerable:
@@ -73,7 +88,8 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
         hit1=float(any(hits[:1])) if located else None,
         hit5=float(any(hits[:5])) if located else None,
         rr=reciprocal_rank(hits) if located else None,
-        good_citations=sum(good), total_citations=len(good),
+        good_citations=sum(good),
+        total_citations=len(good),
     )
     return record
 
@@ -101,22 +117,36 @@ def aggregate(records: list[dict]) -> dict:
         return round(part / whole, 4) if whole else None
 
     return {
-        "questions": len(records), "answerable": len(answerable), "unanswerable": len(unanswerable),
-        "exact_match": mean(answerable, "exact_match"), "f1": mean(answerable, "f1"),
+        "questions": len(records),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "exact_match": mean(answerable, "exact_match"),
+        "f1": mean(answerable, "f1"),
         "containment": mean(answerable, "containment"),
-        "hit@1": mean(located, "hit1"), "hit@5": mean(located, "hit5"), "mrr": mean(located, "rr"),
+        "hit@1": mean(located, "hit1"),
+        "hit@5": mean(located, "hit5"),
+        "mrr": mean(located, "rr"),
         "citation_precision": share(sum(r["good_citations"] for r in answerable), cited),
         "refusal_precision": share(sum(r["unanswerable"] for r in refused), len(refused)),
         "refusal_recall": share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
-        "latency_p50_ms": percentile(latencies, 50), "latency_p95_ms": percentile(latencies, 95),
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p95_ms": percentile(latencies, 95),
     }
 
 
-def run(ask: Callable[[str, list[str]], Answer], questions: list[EvalQuestion],
-        progress: bool | None = None) -> list[dict]:
+def run(
+    ask: Callable[[str, list[str]], Answer],
+    questions: list[EvalQuestion],
+    progress: bool | None = None,
+) -> list[dict]:
     """Ask every question (with its earlier turns as history) and score the answers."""
     records = []
-    for question in tqdm(questions, desc="asking", unit="question", disable=(not sys.stderr.isatty()) if progress is None else not progress):
+    for question in tqdm(
+        questions,
+        desc="asking",
+        unit="question",
+        disable=(not sys.stderr.isatty()) if progress is None else not progress,
+    ):
         started = time.perf_counter()
         answer = ask(question.question, question.turns)
         records.append(score(question, answer, (time.perf_counter() - started) * 1000))
@@ -124,14 +154,19 @@ def run(ask: Callable[[str, list[str]], Answer], questions: list[EvalQuestion],
 
 
 def evaluate_set(
-    settings: Settings, questions: list[EvalQuestion], engines: list[str],
-    progress: bool | None = None, embeddings: Embeddings | None = None,
+    settings: Settings,
+    questions: list[EvalQuestion],
+    engines: list[str],
+    progress: bool | None = None,
+    embeddings: Embeddings | None = None,
 ) -> dict[str, tuple[dict, list[dict]]]:
     """Run each engine over the questions on the index of `settings`; metrics and records."""
     from qa.service import build_service
 
     runs: dict[str, tuple[dict, list[dict]]] = {}
-    services = [build_service(settings.model_copy(update={"engine": e}), embeddings) for e in engines]
+    services = [
+        build_service(settings.model_copy(update={"engine": e}), embeddings) for e in engines
+    ]
     for engine, service in zip(engines, services, strict=True):
         service.embeddings = services[0].embeddings  # one model load for all engines
         records = run(service.ask, questions, progress)
@@ -140,7 +175,10 @@ def evaluate_set(
 
 
 def evaluate_squad(
-    settings: Settings, squad_file: Path, engines: list[str], limit: int | None,
+    settings: Settings,
+    squad_file: Path,
+    engines: list[str],
+    limit: int | None,
     progress: bool | None = None,
 ) -> dict[str, tuple[dict, list[dict]]]:
     """Index every paragraph of a SQuAD file as a document of a fresh temporary index, then run."""

@@ -123,7 +123,9 @@ class LexicalIndex:
         """Every indexed term (stemmed), read once per process."""
         if self._vocabulary is None:
             with self._lock:
-                self._vocabulary = [row[0] for row in self._db.execute("SELECT term FROM chunks_vocab")]
+                self._vocabulary = [
+                    row[0] for row in self._db.execute("SELECT term FROM chunks_vocab")
+                ]
         return self._vocabulary
 
     def close(self) -> None:

@@ -26,7 +26,9 @@ def strip_markers(text: str) -> str:
 
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
     """1.0 if the normalised prediction equals a normalised gold answer."""
-    return max((float(normalize_answer(prediction) == normalize_answer(g)) for g in golds), default=0.0)
+    return max(
+        (float(normalize_answer(prediction) == normalize_answer(g)) for g in golds), default=0.0
+    )
 
 
 def _f1(prediction: str, gold: str) -> float:

@@ -17,8 +17,7 @@ def _cell(value: object) -> str:
 def markdown_table(dataset: str, runs: dict[str, dict]) -> str:
     """One row per engine, one column per metric."""
     header = ["engine", "questions", *COLUMNS]
-    lines = [f"### {dataset}", "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
+    lines = [f"### {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for engine, metrics in runs.items():
         cells = [engine, str(metrics["questions"]), *(_cell(metrics[c]) for c in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -39,8 +38,12 @@ def write_chart(path: Path, dataset: str, runs: dict[str, dict]) -> Path:
         positions = [x + i * width for x in range(len(HEADLINE))]
         bars = axes.bar(positions, values, width, label=engine)
         axes.bar_label(bars, fmt="%.2f", fontsize=7)
-    axes.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(HEADLINE))], HEADLINE,
-                    rotation=20, fontsize=8)
+    axes.set_xticks(
+        [x + width * (len(runs) - 1) / 2 for x in range(len(HEADLINE))],
+        HEADLINE,
+        rotation=20,
+        fontsize=8,
+    )
     axes.set_ylim(0, 1.1)
     axes.set_title(f"qa eval: {dataset}")
     axes.legend()
@@ -50,15 +53,21 @@ def write_chart(path: Path, dataset: str, runs: dict[str, dict]) -> Path:
     return path
 
 
-def write_reports(results_dir: Path, dataset: str, stamp: str,
-                  runs: dict[str, tuple[dict, list[dict]]]) -> list[Path]:
+def write_reports(
+    results_dir: Path, dataset: str, stamp: str, runs: dict[str, tuple[dict, list[dict]]]
+) -> list[Path]:
     """Write `<dataset>-<engine>-<stamp>.json` per engine and the run's .md and .png."""
     results_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for engine, (metrics, records) in runs.items():
         path = results_dir / f"{dataset}-{engine}-{stamp}.json"
-        payload = {"dataset": dataset, "engine": engine, "date": stamp,
-                   "metrics": metrics, "questions": records}
+        payload = {
+            "dataset": dataset,
+            "engine": engine,
+            "date": stamp,
+            "metrics": metrics,
+            "questions": records,
+        }
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
         written.append(path)
     summary = {engine: metrics for engine, (metrics, _) in runs.items()}

@@ -13,6 +13,7 @@ from qa.indexing import IngestReport, ingest
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
+from qa.short_answers import ShortAnswerer
 from qa.store import HybridStore, open_existing_store
 
 
@@ -50,6 +51,12 @@ class QAService:
             self.settings.min_relevance,
         )
 
+    @cached_property
+    def short_answerer(self) -> ShortAnswerer | None:
+        if self.settings.engine != "extractive":
+            return None
+        return ShortAnswerer(self.settings.short_answer_model, self.settings.llm_threads)
+
     def validate(self, question: str) -> str:
         """The question stripped, or an InputError saying what is wrong with it."""
         question = (question or "").strip()
@@ -72,11 +79,24 @@ class QAService:
         retrieved = time.perf_counter()
         answer = answerer.answer(question, query, passages)
         answer.passages = [self.passage(document) for document in passages]
+        answered = time.perf_counter()
         answer.timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 1),
-            "answer": round((time.perf_counter() - retrieved) * 1000, 1),
+            "answer": round((answered - retrieved) * 1000, 1),
         }
+        if self.short_answerer and answer.citations:
+            self.add_short_answer(answer)
         return answer
+
+    def add_short_answer(self, answer: Answer) -> None:
+        """Set the answer's short form from its first cited sentence, and time it."""
+        shortener = self.short_answerer
+        first_use = shortener.load_ms is None
+        started = time.perf_counter()
+        answer.short_answer = shortener(answer.question, answer.citations[0].quote)
+        answer.timings_ms["short_answer"] = round((time.perf_counter() - started) * 1000, 1)
+        if first_use and shortener.load_ms is not None:
+            answer.timings_ms["model_load"] = shortener.load_ms
 
     def passage(self, document: Document) -> Passage:
         """A retrieved chunk as a Passage whose source path opens from here."""
@@ -97,7 +117,7 @@ class QAService:
         return report
 
 
-ENGINES = ("extractive",)
+ENGINES = ("extractive", "sentence")
 
 
 def build_service(settings: Settings, embeddings: Embeddings | None = None) -> QAService:

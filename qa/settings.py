@@ -26,7 +26,15 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
     chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")
-    engine: str = Field("extractive", description="Answer engine: extractive.")
+    engine: str = Field(
+        "extractive",
+        description="Answer engine: extractive (sentence plus a short answer from the bundled "
+        "model) or sentence (the sentence alone).",
+    )
+    short_answer_model: str = Field(
+        "", description="GGUF file for short answers; empty means the bundled Gemma 3 270M."
+    )
+    llm_threads: int = Field(2, ge=1, description="CPU threads for the local language model.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     fetch_k: int = Field(20, ge=1, description="Candidates each retriever gives to fusion.")
     min_relevance: float = Field(

@@ -20,7 +20,7 @@ def test_sanctions_question_cites_the_sentence_with_the_date(indexed: QAService)
     assert "[1]" in answer.text and answer.citations[0].n == 1
     assert answer.citations[0].title.startswith("Lukashenko")
     assert_quotes_reproduce(answer)
-    assert set(answer.timings_ms) == {"retrieve", "answer"}
+    assert {"retrieve", "answer"} <= set(answer.timings_ms)
 
 
 def test_off_corpus_question_is_refused(indexed: QAService) -> None:

@@ -71,7 +71,7 @@ def test_ask_json_prints_one_object_whose_quotes_match_the_files(seed_corpus: Pa
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) == {"question", "answer", "short_answer", "refused", "citations", "timings_ms"}
-    assert set(data["timings_ms"]) == {"retrieve", "answer"}
+    assert {"retrieve", "answer"} <= set(data["timings_ms"])
     assert data["citations"] and not data["refused"]
     for citation in data["citations"]:
         assert set(citation) == {"n", "source", "title", "start", "end", "quote"}

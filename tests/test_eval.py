@@ -9,12 +9,20 @@ from click.testing import CliRunner
 from qa.cli import main
 
 QUESTIONS = [
-    {"id": "a", "question": "When did EU sectoral sanctions come into force?",
-     "answers": ["25 June"], "evidence": "came into force on 25 June"},
+    {
+        "id": "a",
+        "question": "When did EU sectoral sanctions come into force?",
+        "answers": ["25 June"],
+        "evidence": "came into force on 25 June",
+    },
     {"id": "b", "question": "Which factories were sanctioned?", "answers": ["MAZ and BelAZ"]},
     {"id": "c", "question": "Who is the president of France?", "answers": [], "unanswerable": True},
-    {"id": "d", "question": "Did she accept the results?", "answers": ["did not recognize"],
-     "turns": ["Who came second in the election?"]},
+    {
+        "id": "d",
+        "question": "Did she accept the results?",
+        "answers": ["did not recognize"],
+        "turns": ["Who came second in the election?"],
+    },
 ]
 
 
@@ -24,7 +32,9 @@ def write_jsonl(path: Path, rows: list) -> Path:
 
 
 @pytest.mark.slow
-def test_eval_writes_reports_whose_numbers_match_the_records(seed_corpus: Path, tmp_path: Path) -> None:
+def test_eval_writes_reports_whose_numbers_match_the_records(
+    seed_corpus: Path, tmp_path: Path
+) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["ingest"]).exit_code == 0
     questions = write_jsonl(tmp_path / "mini.jsonl", QUESTIONS)
@@ -48,15 +58,42 @@ def test_eval_writes_reports_whose_numbers_match_the_records(seed_corpus: Path, 
 
 @pytest.mark.slow
 def test_eval_on_a_squad_file_builds_its_own_index(tmp_path: Path) -> None:
-    squad = {"source": "test", "articles": [{"title": "Rivers", "paragraphs": [
-        {"context": "The Danube flows through ten countries. It ends in the Black Sea.",
-         "qas": [{"id": "q1", "question": "Where does the Danube end?", "answers": ["the Black Sea"]}]},
-        {"context": "The Nile is often said to be the longest river in Africa.",
-         "qas": [{"id": "q2", "question": "Which is the longest river in Africa?", "answers": ["Nile"]}]},
-    ]}]}
+    squad = {
+        "source": "test",
+        "articles": [
+            {
+                "title": "Rivers",
+                "paragraphs": [
+                    {
+                        "context": "The Danube flows through ten countries. "
+                        "It ends in the Black Sea.",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "Where does the Danube end?",
+                                "answers": ["the Black Sea"],
+                            }
+                        ],
+                    },
+                    {
+                        "context": "The Nile is often said to be the longest river in Africa.",
+                        "qas": [
+                            {
+                                "id": "q2",
+                                "question": "Which is the longest river in Africa?",
+                                "answers": ["Nile"],
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
     path = tmp_path / "rivers.json"
     path.write_text(json.dumps(squad), encoding="utf-8")
-    result = CliRunner().invoke(main, ["eval", "--squad", str(path), "--results-dir", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        main, ["eval", "--squad", str(path), "--results-dir", str(tmp_path / "r")]
+    )
     assert result.exit_code == 0, result.output
     [report] = (tmp_path / "r").glob("rivers-extractive-*.json")
     metrics = json.loads(report.read_text())["metrics"]
@@ -68,8 +105,11 @@ def test_eval_on_a_squad_file_builds_its_own_index(tmp_path: Path) -> None:
     [
         ('{"id": "1", "question": "q?", "answers": ["a"]}\n{not json\n', "line 2: not valid JSON"),
         ('{"id": "1", "answers": ["a"]}\n', "line 1: missing field 'question'"),
-        ('{"id": "1", "question": "q?", "answers": "a"}\n', "line 1: field 'answers' must be a list"),
-        ('{"id": "1", "question": "q?", "answers": []}\n', "mark the question \"unanswerable\""),
+        (
+            '{"id": "1", "question": "q?", "answers": "a"}\n',
+            "line 1: field 'answers' must be a list",
+        ),
+        ('{"id": "1", "question": "q?", "answers": []}\n', 'mark the question "unanswerable"'),
         ("\n\n", "holds no questions"),
     ],
 )

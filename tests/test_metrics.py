@@ -61,13 +61,31 @@ def test_ranks_percentiles_and_markers() -> None:
 
 def test_aggregate_refusal_precision_and_recall() -> None:
     base = {"latency_ms": 10.0, "citations": []}
-    answerable = {**base, "unanswerable": False, "exact_match": 1.0, "f1": 1.0,
-                  "containment": 1.0, "hit1": 1.0, "hit5": 1.0, "rr": 1.0,
-                  "good_citations": 1, "total_citations": 2}
+    answerable = {
+        **base,
+        "unanswerable": False,
+        "exact_match": 1.0,
+        "f1": 1.0,
+        "containment": 1.0,
+        "hit1": 1.0,
+        "hit5": 1.0,
+        "rr": 1.0,
+        "good_citations": 1,
+        "total_citations": 2,
+    }
     records = [
         {**answerable, "refused": False},
-        {**answerable, "refused": True, "exact_match": 0.0, "f1": 0.0, "containment": 0.0,
-         "hit1": 0.0, "rr": 0.5, "total_citations": 0, "good_citations": 0},
+        {
+            **answerable,
+            "refused": True,
+            "exact_match": 0.0,
+            "f1": 0.0,
+            "containment": 0.0,
+            "hit1": 0.0,
+            "rr": 0.5,
+            "total_citations": 0,
+            "good_citations": 0,
+        },
         {**base, "unanswerable": True, "refused": True},
         {**base, "unanswerable": True, "refused": False},
     ]
