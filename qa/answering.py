@@ -6,6 +6,7 @@ enough, the engine refuses instead of quoting something unrelated.
 """
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,9 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from qa.chunking import split_sentences
+from qa.errors import StaleIndexError
 from qa.lexical import LexicalIndex, terms
+from qa.loading import read_text
 from qa.schema import Answer, Citation
 
 REFUSAL = "The corpus does not contain the answer to this question."
@@ -114,6 +117,23 @@ def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     return [name for name in absent if not difflib.get_close_matches(name, vocabulary, 1, 0.8)]
 
 
+def source_text(path: Path) -> str:
+    """A corpus file's text, re-read only when the file changes; "" if it is gone."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_cached(path: Path, mtime_ns: int, size: int) -> str:
+    try:
+        return read_text(path)
+    except (OSError, UnicodeError):
+        return ""
+
+
 class ExtractiveAnswerer:
     """Scores every sentence of the retrieved passages and quotes the best one."""
 
@@ -154,9 +174,12 @@ class ExtractiveAnswerer:
             return Answer(question=question, text=REFUSAL, refused=True)
         best = ranked[0]
         meta = best.document.metadata
+        source = self.corpus_dir / meta["source"]
+        if source_text(source)[best.start : best.end] != best.text:
+            raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
         citation = Citation(
             n=1,
-            source=str(self.corpus_dir / meta["source"]),
+            source=str(source),
             title=meta.get("title", ""),
             start=best.start,
             end=best.end,

@@ -19,6 +19,10 @@ class NotIndexedError(QAError):
     exit_code = 3
 
 
+class StaleIndexError(NotIndexedError):
+    """A cited file changed after it was indexed, so its offsets no longer hold."""
+
+
 class CorpusError(QAError):
     """The corpus folder is missing, empty or holds nothing readable."""
 
