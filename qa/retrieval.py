@@ -11,7 +11,9 @@ FOLLOW_UP_WORDS = frozenset(
 )
 
 
-def hybrid_retriever(store: HybridStore, k: int, fetch_k: int) -> Runnable[str, list[Document]]:
+def hybrid_retriever(
+    store: HybridStore, k: int, fetch_k: int, lexical_weight: float = 0.6
+) -> Runnable[str, list[Document]]:
     """A runnable from query text to the `k` best passages, by LangChain's RRF ensemble."""
     from langchain_classic.retrievers import EnsembleRetriever
 
@@ -20,7 +22,7 @@ def hybrid_retriever(store: HybridStore, k: int, fetch_k: int) -> Runnable[str, 
             store.dense.as_retriever(search_kwargs={"k": fetch_k}),
             LexicalRetriever(index=store.lexical, k=fetch_k),
         ],
-        weights=[0.5, 0.5],
+        weights=[1 - lexical_weight, lexical_weight],
     )
     return ensemble | RunnableLambda(lambda documents: documents[:k], name="top_k")
 

@@ -40,7 +40,10 @@ class QAService:
 
     @cached_property
     def retriever(self) -> Runnable:
-        return hybrid_retriever(self.store, self.settings.top_k, self.settings.fetch_k)
+        settings = self.settings
+        return hybrid_retriever(
+            self.store, settings.top_k, settings.fetch_k, settings.lexical_weight
+        )
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
     llm_threads: int = Field(2, ge=1, description="CPU threads for the local language model.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    lexical_weight: float = Field(
+        0.6, ge=0, le=1, description="Share of BM25 in the rank fusion (the rest is dense)."
+    )
     fetch_k: int = Field(20, ge=1, description="Candidates each retriever gives to fusion.")
     min_relevance: float = Field(
         0.4,
