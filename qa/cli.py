@@ -97,10 +97,11 @@ def ingest(progress: bool | None, **overrides: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ask(question: str, as_json: bool, **overrides: Any) -> None:
     """Answer QUESTION from the indexed corpus, with citations."""
-    answer = make_service(**overrides).ask(question)
-    click.echo(
-        json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)
-    )
+    service = make_service(**overrides)
+    if as_json:
+        click.echo(json.dumps(service.ask(question).to_dict(), ensure_ascii=False))
+    else:
+        print_answer(service, question, [])
 
 
 @main.command()
@@ -118,7 +119,8 @@ def chat(**overrides: Any) -> None:
         if not question or question.lower() in {"exit", "quit"}:
             break
         try:
-            click.echo(format_answer(service.ask(question, history)) + "\n")
+            print_answer(service, question, history)
+            click.echo()
             history.append(question)
         except QAError as exc:
             if exc.exit_code != 2:  # only the question itself may be retried
@@ -177,9 +179,33 @@ def evaluate(
         click.echo(f"wrote {path}")
 
 
-def format_answer(answer: Answer) -> str:
+def print_answer(service: Any, question: str, history: list[str]) -> Answer:
+    """Print a generative answer's tokens as they arrive, then the checked answer."""
+    streamed = []
+    for event in service.stream(question, history):
+        if isinstance(event, str):
+            streamed.append(event)
+            click.echo(event, nl=False)
+            continue
+        if streamed:
+            click.echo()
+            if event.ungrounded:
+                click.echo("qa: the generated answer cites no passage; the extractive answer:")
+                click.echo(format_answer(event.extractive))
+                return event
+            if event.text != "".join(streamed).strip():
+                click.echo(f"checked: {event.text}")
+            click.echo(format_answer(event, with_text=False))
+        else:
+            click.echo(format_answer(event))
+        return event
+    raise AssertionError("the service yielded no answer")
+
+
+def format_answer(answer: Answer, with_text: bool = True) -> str:
     """The answer for a terminal: text, then each cited passage with its location."""
     lines = [f"**{answer.short_answer}**: {answer.text}" if answer.short_answer else answer.text]
+    lines = lines if with_text else []
     for citation in answer.citations:
         where = f"{citation.source}, characters {citation.start}-{citation.end}"
         lines.append(f"\n[{citation.n}] {citation.title} ({where})")

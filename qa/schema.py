@@ -37,15 +37,21 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     passages: list[Passage] = field(default_factory=list)  # what retrieval returned, best first
+    generated: bool = False  # written by a language model rather than quoted
+    ungrounded: bool = False  # generated, but no citation survived the checks
+    extractive: "Answer | None" = None  # shown beside an ungrounded generated answer
 
     def to_dict(self) -> dict:
-        """The JSON shape of `qa ask --json`."""
-        data = asdict(self)
-        return {
-            "question": data["question"],
-            "answer": data["text"],
-            "short_answer": data["short_answer"],
-            "refused": data["refused"],
-            "citations": data["citations"],
-            "timings_ms": data["timings_ms"],
+        """The JSON shape of `qa ask --json`; generated answers also say if they are grounded."""
+        data = {
+            "question": self.question,
+            "answer": self.text,
+            "short_answer": self.short_answer,
+            "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "timings_ms": self.timings_ms,
         }
+        if self.generated:
+            data["ungrounded"] = self.ungrounded
+            data["extractive"] = self.extractive.to_dict() if self.extractive else None
+        return data

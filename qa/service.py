@@ -1,15 +1,19 @@
 """The one object the CLI, UI and evaluation talk to: `ask(question, history) -> Answer`."""
 
 import time
+from collections.abc import Iterator
 from functools import cached_property
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
-from qa.answering import ExtractiveAnswerer
-from qa.errors import InputError
+from qa.answering import REFUSAL, ExtractiveAnswerer
+from qa.errors import BackendError, InputError
+from qa.generation import answer_chain, condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
+from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
@@ -72,24 +76,75 @@ class QAService:
             )
         return question
 
+    @cached_property
+    def chat_model(self) -> BaseChatModel | None:
+        if self.settings.engine not in GENERATIVE_ENGINES:
+            return None
+        return chat_model(self.settings)
+
     def ask(self, question: str, history: list[str] | None = None) -> Answer:
         """Answer `question`; `history` holds the earlier user turns of the conversation."""
+        *_, answer = self.stream(question, history)
+        return answer
+
+    def stream(self, question: str, history: list[str] | None = None) -> Iterator[str | Answer]:
+        """Yield a generative engine's tokens as they come, then the checked Answer."""
         question = self.validate(question)
-        query = contextual_query(question, [self.validate(turn) for turn in history or []])
-        retriever, answerer = self.retriever, self.answerer  # load before timing
+        history = [self.validate(turn) for turn in history or []]
+        model, retriever, answerer = self.chat_model, self.retriever, self.answerer
         started = time.perf_counter()
+        query = self.condense(question, history) if model and history else None
+        query = query or contextual_query(question, history)
         passages = retriever.invoke(query)
         retrieved = time.perf_counter()
         answer = answerer.answer(question, query, passages)
         answer.passages = [self.passage(document) for document in passages]
-        answered = time.perf_counter()
         answer.timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 1),
-            "answer": round((answered - retrieved) * 1000, 1),
+            "answer": round((time.perf_counter() - retrieved) * 1000, 1),
         }
         if self.short_answerer and answer.citations:
             self.add_short_answer(answer)
-        return answer
+        if model is None or answer.refused:  # refusal is decided the same way for every engine
+            yield answer
+            return
+        yield from self.generate(model, question, passages, answer)
+
+    def condense(self, question: str, history: list[str]) -> str | None:
+        """The follow-up rewritten as a standalone question by the language model."""
+        with llm_errors(self.settings):
+            standalone = condense_chain(self.chat_model).invoke(
+                {"history": "\n".join(history), "question": question}
+            )
+        standalone = standalone.strip().splitlines()[0].strip() if standalone.strip() else ""
+        return standalone if 0 < len(standalone) <= 3 * len(question) + 200 else None
+
+    def generate(
+        self, model: BaseChatModel, question: str, passages: list[Document], extractive: Answer
+    ) -> Iterator[str | Answer]:
+        """Stream the model's answer, then check its citations against the passages."""
+        started, tokens = time.perf_counter(), []
+        with llm_errors(self.settings):
+            for token in stream_tokens(answer_chain(model), passages, question):
+                tokens.append(token)
+                yield token
+                if time.perf_counter() - started > self.settings.llm_timeout:
+                    raise BackendError(
+                        f"the {self.settings.engine} answer took over "
+                        f"{self.settings.llm_timeout:g} s (QA_LLM_TIMEOUT)"
+                    )
+        text = "".join(tokens)
+        timings = {
+            **extractive.timings_ms,
+            "generate": round((time.perf_counter() - started) * 1000, 1),
+        }
+        answer = Answer(question, REFUSAL, refused=True, generated=True, timings_ms=timings)
+        if not is_refusal(text):
+            answer.text, answer.citations = ground(text, passages, self.settings.corpus_dir)
+            answer.refused, answer.ungrounded = False, not answer.citations
+            answer.extractive = extractive if answer.ungrounded else None
+        answer.passages = extractive.passages
+        yield answer
 
     def add_short_answer(self, answer: Answer) -> None:
         """Set the answer's short form from its first cited sentence, and time it."""
@@ -120,7 +175,7 @@ class QAService:
         return report
 
 
-ENGINES = ("extractive", "sentence")
+ENGINES = ("extractive", "sentence", *GENERATIVE_ENGINES)
 
 
 def build_service(settings: Settings, embeddings: Embeddings | None = None) -> QAService:

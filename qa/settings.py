@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Everything the pipeline needs to know, each with a default that works offline."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", populate_by_name=True)
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
     index_dir: Path = Field(
@@ -28,9 +28,24 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")
     engine: str = Field(
         "extractive",
+        validation_alias=AliasChoices("engine", "QA_ENGINE", "QA_LLM"),
         description="Answer engine: extractive (sentence plus a short answer from the bundled "
-        "model) or sentence (the sentence alone).",
+        "model), sentence (the sentence alone), or a generative backend: llamacpp, ollama, "
+        "openai (also settable as QA_LLM).",
     )
+    llm_model: str = Field(
+        "",
+        description="Generative model: a GGUF path for llamacpp (empty: the bundled Gemma), "
+        "a model name for ollama and openai.",
+    )
+    llm_base_url: str = Field(
+        "", description="Server URL for ollama or an OpenAI-compatible server (e.g. .../v1)."
+    )
+    llm_api_key: SecretStr = Field(
+        SecretStr(""), description="API key for an OpenAI-compatible server, if it needs one."
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the language model.")
+    llm_max_tokens: int = Field(256, ge=1, description="Longest generated answer, in tokens.")
     short_answer_model: str = Field(
         "", description="GGUF file for short answers; empty means the bundled Gemma 3 270M."
     )
