@@ -128,6 +128,24 @@ def chat(**overrides: Any) -> None:
             click.echo(f"qa: error: {exc}", err=True)
 
 
+@main.command()
+@settings_options
+@click.option("--host", help="Address to listen on [QA_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [QA_PORT, default 7860].")
+def serve(**overrides: Any) -> None:
+    """Open the chat UI in the browser, indexing corpus/ first if it changed."""
+    from qa.ui import serve as serve_ui
+
+    service = make_service(**overrides)
+    report = service.ingest()
+    for skipped in report.skipped:
+        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+    click.echo(report.summary())
+    settings = service.settings
+    click.echo(f"qa: chat UI on http://{settings.host}:{settings.port}")
+    serve_ui(service, settings.host, settings.port)
+
+
 @main.command(name="eval")
 @settings_options
 @click.argument("questions_file", required=False, type=click.Path(path_type=Path))

@@ -1,6 +1,7 @@
 """Ingestion: corpus folder -> chunks -> hybrid store, through LangChain's indexing API."""
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from langchain_core.embeddings import Embeddings
@@ -62,9 +63,9 @@ def ingest(
         with FileLock(settings.index_dir / "ingest.lock", timeout=0):
             store = open_store(settings, embeddings)
             show = sys.stderr.isatty() if progress is None else progress
-            with tqdm(chunks, desc="indexing", unit="chunk", disable=not show) as bar:
+            with tqdm(total=len(chunks), desc="indexing", unit="chunk", disable=not show) as bar:
                 result = index(
-                    bar,
+                    _counted(chunks, bar),
                     record_manager(settings),
                     store,
                     cleanup="full",
@@ -80,6 +81,13 @@ def ingest(
     report.added = result["num_added"] + result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]
     return report
+
+
+def _counted(chunks: list, bar: tqdm) -> Iterator:
+    # Advance the bar by hand: Gradio's tqdm tracking breaks on a tqdm iterated by islice.
+    for chunk in chunks:
+        bar.update(1)
+        yield chunk
 
 
 def _skipped_text(report: IngestReport) -> str:

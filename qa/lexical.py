@@ -5,6 +5,7 @@ import math
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from langchain_core.retrievers import BaseRetriever
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL,
+    indexed_at REAL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
@@ -60,6 +62,9 @@ class LexicalIndex:
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+            if "indexed_at" not in columns:  # an index written before this column existed
+                self._db.execute("ALTER TABLE chunks ADD COLUMN indexed_at REAL")
 
     def upsert(self, ids: Sequence[str], documents: Sequence[Document]) -> None:
         """Add or replace chunks by id, in one transaction."""
@@ -69,7 +74,10 @@ class LexicalIndex:
         ]
         with self._lock, self._db:
             self._db.executemany("DELETE FROM chunks WHERE id = ?", [(id_,) for id_ in ids])
-            self._db.executemany("INSERT INTO chunks(id, text, metadata) VALUES (?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT INTO chunks(id, text, metadata, indexed_at) VALUES (?, ?, ?, ?)",
+                [(*row, time.time()) for row in rows],
+            )
         self._vocabulary = None
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -81,6 +89,18 @@ class LexicalIndex:
         """Every chunk id held."""
         with self._lock:
             return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+
+    def sources(self) -> list[dict]:
+        """Each indexed file: source, title, chunk count, and when it was last indexed."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT json_extract(metadata, '$.source'), json_extract(metadata, '$.title'),"
+                " count(*), max(indexed_at) FROM chunks GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        return [
+            {"source": source, "title": title, "chunks": chunks, "indexed_at": when}
+            for source, title, chunks, when in rows
+        ]
 
     def count(self) -> int:
         """How many chunks are held."""

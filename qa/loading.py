@@ -78,3 +78,22 @@ def load_corpus(corpus_dir: Path, skipped: list[SkippedFile]) -> Iterator[Docume
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             skipped.append(SkippedFile(str(path), reason.lower()))
+
+
+def add_to_corpus(paths: list[Path], corpus_dir: Path) -> tuple[list[Path], list[SkippedFile]]:
+    """Copy supported files into the corpus; a name already taken gets a numbered suffix."""
+    import shutil
+
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    added, rejected = [], []
+    for path in paths:
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            kinds = ", ".join(SUPPORTED_SUFFIXES)
+            rejected.append(SkippedFile(path.name, f"unsupported file type (qa reads {kinds})"))
+            continue
+        target, n = corpus_dir / path.name, 1
+        while target.exists() and target.read_bytes() != path.read_bytes():
+            target, n = corpus_dir / f"{path.stem}-{n}{path.suffix}", n + 1
+        shutil.copyfile(path, target)
+        added.append(target)
+    return added, rejected

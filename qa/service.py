@@ -3,6 +3,7 @@
 import time
 from collections.abc import Iterator
 from functools import cached_property
+from pathlib import Path
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -10,10 +11,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from qa.answering import REFUSAL, ExtractiveAnswerer
-from qa.errors import BackendError, InputError
+from qa.errors import BackendError, InputError, NotIndexedError
 from qa.generation import answer_chain, condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
 from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
+from qa.loading import SkippedFile, add_to_corpus
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
@@ -166,6 +168,23 @@ class QAService:
             end=meta["end"],
             text=document.page_content,
         )
+
+    def variant(self, **updates: object) -> "QAService":
+        """A service with some settings changed, sharing this one's loaded embedding model."""
+        return build_service(self.settings.model_copy(update=updates), self.embeddings)
+
+    def documents(self) -> list[dict]:
+        """The indexed files, with title, chunk count and time of indexing."""
+        try:
+            return self.store.lexical.sources()
+        except NotIndexedError:
+            return []
+
+    def add_files(self, paths: list[Path]) -> tuple[list[Path], list[SkippedFile], IngestReport]:
+        """Copy files into the corpus and index them; unsupported files are named, not added."""
+        added, rejected = add_to_corpus(paths, self.settings.corpus_dir)
+        report = self.ingest(progress=True) if added else IngestReport()
+        return added, rejected, report
 
     def ingest(self, progress: bool | None = None) -> IngestReport:
         """Bring the index in step with the corpus folder."""

@@ -59,4 +59,6 @@ class Settings(BaseSettings):
         0.4,
         description="Refuse when the best sentence's relevance score is below this.",
     )
+    host: str = Field("127.0.0.1", description="Address the chat UI listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
