@@ -1,13 +1,11 @@
 """Generative backends: citation checks, and the OpenAI-compatible path against a real server."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from langchain_core.documents import Document
@@ -19,6 +17,8 @@ from qa.loading import load_file
 from qa.schema import Answer
 from qa.service import QAService, build_service
 from qa.settings import Settings
+
+from .conftest import free_port, local_server
 
 
 def seed_passages(corpus: Path) -> list[Document]:
@@ -50,19 +50,14 @@ def test_passages_are_delimited_data_the_text_cannot_close() -> None:
     assert '<passage id="1" title="A \'title\'">' in block
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llm_server():
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the bundled GGUF."""
     from qa.short_answers import bundled_model_path
 
     port = free_port()
-    server = subprocess.Popen(
+    url = f"http://127.0.0.1:{port}/v1"
+    with local_server(
         [
             sys.executable,
             "-m",
@@ -80,23 +75,9 @@ def llm_server():
             "--n_ctx",
             "4096",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama_cpp.server did not start")
+        f"{url}/models",
+    ):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture

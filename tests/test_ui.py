@@ -2,17 +2,13 @@
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, free_port, local_server
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -26,12 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +42,9 @@ def app(tmp_path_factory: pytest.TempPathFactory):
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
     env.pop("QA_LLM", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("qa serve did not start")
+    with local_server([sys.executable, "-m", "qa", "serve", "--port", str(port)], url, env):
         yield url, corpus
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def ask(url: str, question: str) -> dict:
