@@ -6,7 +6,6 @@ enough, the engine refuses instead of quoting something unrelated.
 """
 
 import difflib
-import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,10 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from qa.chunking import split_sentences
+from qa.chunking import page_at, split_sentences
 from qa.errors import StaleIndexError
 from qa.lexical import LexicalIndex, terms
-from qa.loading import read_text
+from qa.loading import source_text
 from qa.schema import Answer, Citation
 
 REFUSAL = "The corpus does not contain the answer to this question."
@@ -117,23 +116,6 @@ def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     return [name for name in absent if not difflib.get_close_matches(name, vocabulary, 1, 0.8)]
 
 
-def source_text(path: Path) -> str:
-    """A corpus file's text, re-read only when the file changes; "" if it is gone."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return ""
-    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=64)
-def _read_cached(path: Path, mtime_ns: int, size: int) -> str:
-    try:
-        return read_text(path)
-    except (OSError, UnicodeError):
-        return ""
-
-
 class ExtractiveAnswerer:
     """Scores every sentence of the retrieved passages and quotes the best one."""
 
@@ -184,5 +166,6 @@ class ExtractiveAnswerer:
             start=best.start,
             end=best.end,
             quote=best.text,
+            page=page_at(meta, best.start),
         )
         return Answer(question=question, text=f"{best.text} [1]", citations=[citation])

@@ -226,6 +226,7 @@ def format_answer(answer: Answer, with_text: bool = True) -> str:
     lines = lines if with_text else []
     for citation in answer.citations:
         where = f"{citation.source}, characters {citation.start}-{citation.end}"
+        where += f", page {citation.page}" if citation.page else ""
         lines.append(f"\n[{citation.n}] {citation.title} ({where})")
         lines.append(f'    "{citation.quote}"')
     return "\n".join(lines)

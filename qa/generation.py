@@ -15,9 +15,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from qa.answering import coverage, source_text
-from qa.chunking import split_sentences
+from qa.answering import coverage
+from qa.chunking import page_at, split_sentences
 from qa.errors import StaleIndexError
+from qa.loading import source_text
 from qa.schema import Citation
 
 NOT_FOUND = "NOT IN THE DOCUMENTS"
@@ -99,7 +100,7 @@ def cite(n: int, passage: Document, claim: str, corpus_dir: Path) -> Citation:
     if text[meta["start"] : meta["end"]] != passage.page_content:
         raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
     quote = text[start:end]
-    return Citation(n, str(source), meta.get("title", ""), start, end, quote)
+    return Citation(n, str(source), meta.get("title", ""), start, end, quote, page_at(meta, start))
 
 
 def stream_tokens(chain, passages: list[Document], question: str) -> Iterator[str]:

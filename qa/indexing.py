@@ -51,7 +51,7 @@ def ingest(
         kinds = ", ".join(SUPPORTED_SUFFIXES)
         raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
     report = IngestReport()
-    documents = list(load_corpus(settings.corpus_dir, report.skipped))
+    documents = list(load_corpus(settings.corpus_dir, report.skipped, settings.max_file_bytes))
     if not documents:
         raise CorpusError(f"no readable file in {settings.corpus_dir} ({_skipped_text(report)})")
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)

@@ -1,5 +1,6 @@
-"""Corpus files -> LangChain Documents, one per file, text exactly as `open(path).read()`."""
+"""Corpus files -> LangChain Documents, one per file, with the text their extractor gives."""
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,8 +8,8 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from qa.errors import CorpusError
+from qa.formats import SUPPORTED_SUFFIXES, UnreadableFile, extract
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
 MAX_TITLE_CHARS = 200
 
 
@@ -33,17 +34,11 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )
 
 
-def read_text(path: Path) -> str:
-    """The file's text as `open(path, encoding='utf-8').read()` gives it, so offsets match."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    if "\x00" in text:
-        raise UnicodeError("it looks like a binary file")
-    return text
-
-
-def title_of(text: str, path: Path) -> str:
-    """A Markdown `# heading`, else a short first line, else the file name."""
+def title_of(text: str, path: Path, title: str | None = None) -> str:
+    """The format's own title, else a Markdown `# heading`, else a short first line of a
+    .txt file, else the file name."""
+    if title and title.strip():
+        return title.strip()
     for line in text.splitlines():
         line = line.strip()
         if not line:
@@ -56,28 +51,52 @@ def title_of(text: str, path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
 
 
-def load_file(path: Path, corpus_dir: Path) -> Document:
+def load_file(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> Document:
     """One file as a Document whose metadata names its source (relative) and title."""
-    text = read_text(path)
-    if not text.strip():
-        raise ValueError("it is empty")
-    return Document(
-        page_content=text,
-        metadata={"source": path.relative_to(corpus_dir).as_posix(), "title": title_of(text, path)},
-    )
+    extracted = extract(path, max_bytes)
+    if not extracted.text.strip():
+        raise UnreadableFile(
+            "it holds no text (a scanned PDF?)" if extracted.page_starts else "it is empty"
+        )
+    metadata = {
+        "source": path.relative_to(corpus_dir).as_posix(),
+        "title": title_of(extracted.text, path, extracted.title),
+    }
+    if extracted.page_starts:
+        metadata["page_starts"] = extracted.page_starts
+    return Document(page_content=extracted.text, metadata=metadata)
 
 
-def load_corpus(corpus_dir: Path, skipped: list[SkippedFile]) -> Iterator[Document]:
+def load_corpus(
+    corpus_dir: Path, skipped: list[SkippedFile], max_bytes: int | None = None
+) -> Iterator[Document]:
     """Yield a Document per readable file; unreadable ones are appended to `skipped`."""
     for path in corpus_files(corpus_dir):
         try:
-            yield load_file(path, corpus_dir)
-        except UnicodeError as exc:
-            reason = str(exc) if "binary" in str(exc) else "it is not valid UTF-8 text"
-            skipped.append(SkippedFile(str(path), reason))
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            skipped.append(SkippedFile(str(path), reason.lower()))
+            yield load_file(path, corpus_dir, max_bytes)
+        except UnreadableFile as exc:
+            skipped.append(SkippedFile(str(path), str(exc)))
+        except OSError as exc:
+            skipped.append(SkippedFile(str(path), (exc.strerror or str(exc)).lower()))
+        except Exception as exc:  # a parser's own failure must not stop the other files
+            skipped.append(SkippedFile(str(path), f"it could not be read ({type(exc).__name__})"))
+
+
+def source_text(path: Path) -> str:
+    """A corpus file's extracted text, re-read only when the file changes; "" if unreadable."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    return _extract_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _extract_cached(path: Path, mtime_ns: int, size: int) -> str:
+    try:
+        return extract(path).text
+    except (OSError, UnreadableFile):
+        return ""
 
 
 def add_to_corpus(paths: list[Path], corpus_dir: Path) -> tuple[list[Path], list[SkippedFile]]:

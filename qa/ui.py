@@ -60,6 +60,7 @@ def render_citation(citation: Citation, answer: Answer) -> str:
             + html.escape(passage.text[b:])
         )
     where = f"{html.escape(Path(citation.source).name)}, characters {citation.start}-{citation.end}"
+    where += f", page {citation.page}" if citation.page else ""
     return (
         f'<details class="qa-cite"><summary>[{citation.n}] {html.escape(citation.title)}'
         f" ({where})</summary><blockquote>{body}</blockquote></details>"
@@ -123,7 +124,7 @@ class ChatUI:
             return f"⚠️ {exc}", documents_table(self.service)
         self.variants.clear()  # they reopen the index on the next question
         lines = [f"Added {', '.join(p.name for p in added) or 'nothing'}. {report.summary()}"]
-        lines += [f"⚠️ {s.path}: {s.reason}" for s in [*rejected, *report.skipped]]
+        lines += [f"⚠️ {Path(s.path).name}: {s.reason}" for s in [*rejected, *report.skipped]]
         return "\n\n".join(lines), documents_table(self.service)
 
     def api_ask(self, question: str, history: list[str] | None = None) -> dict:
@@ -159,7 +160,9 @@ def build_ui(service: QAService) -> gr.Blocks:
                 interactive=False,
             )
             files = gr.File(
-                file_count="multiple", label="Add documents (.txt, .md)", elem_id="upload"
+                file_count="multiple",
+                label="Add documents (.txt, .md, .pdf, .html, .docx)",
+                elem_id="upload",
             )
             add = gr.Button("Add to corpus and index", elem_id="add")
             status = gr.Markdown(elem_id="upload-status")

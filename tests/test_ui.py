@@ -119,15 +119,20 @@ def test_browser_chat_citation_and_upload(app) -> None:
         upload.write_text("# Penguin notes\n\nEmperor penguins breed in the Antarctic winter.\n")
         bad = ARTIFACTS / "scan.pdf"
         bad.write_bytes(b"%PDF-1.4 not really")
-        page.locator("#upload input[type=file]").set_input_files([str(upload), str(bad)])
+        unsupported = ARTIFACTS / "slides.pptx"
+        unsupported.write_bytes(b"PK not a deck")
+        page.locator("#upload input[type=file]").set_input_files(
+            [str(upload), str(bad), str(unsupported)]
+        )
         page.wait_for_timeout(1000)
         page.locator("#add").click()
         status = page.locator("#upload-status")
         expect(status).to_contain_text("Added penguins.md", timeout=60000)
-        expect(status).to_contain_text("scan.pdf: unsupported file type")
+        expect(status).to_contain_text("scan.pdf: it is not a readable PDF")
+        expect(status).to_contain_text("slides.pptx: unsupported file type")
         expect(page.get_by_text("Penguin notes")).to_be_visible()
         page.screenshot(path=ARTIFACTS / "ui-documents.png", full_page=True)
-        assert (corpus / "penguins.md").is_file()
+        assert (corpus / "penguins.md").is_file() and not (corpus / "scan.pdf").exists()
 
         page.get_by_role("tab", name="Chat").click()
         page.locator("#question textarea").fill("When do emperor penguins breed?")
