@@ -5,13 +5,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.indexing import RecordManager, index
 from tqdm import tqdm
 
 from qa.chunking import chunk_document, make_splitter
 from qa.errors import CorpusError, QAError
 from qa.loading import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
 from qa.settings import Settings
-from qa.store import open_store, record_manager
+from qa.store import HybridStore, open_store, record_manager
 
 WRITE_BATCH = 256
 
@@ -45,7 +46,6 @@ def ingest(
     'indexed 1 file(s), 6 chunk(s): 6 added, 0 unchanged, 0 removed, 0 file(s) skipped'
     """
     from filelock import FileLock, Timeout
-    from langchain_core.indexing import index
 
     if not corpus_files(settings.corpus_dir):
         kinds = ", ".join(SUPPORTED_SUFFIXES)
@@ -61,12 +61,13 @@ def ingest(
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(settings.index_dir / "ingest.lock", timeout=0):
-            store = open_store(settings, embeddings)
+            store, records = open_store(settings, embeddings), record_manager(settings)
+            repair(store, records)
             show = sys.stderr.isatty() if progress is None else progress
             with tqdm(total=len(chunks), desc="indexing", unit="chunk", disable=not show) as bar:
                 result = index(
                     _counted(chunks, bar),
-                    record_manager(settings),
+                    records,
                     store,
                     cleanup="full",
                     source_id_key="source",
@@ -81,6 +82,25 @@ def ingest(
     report.added = result["num_added"] + result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]
     return report
+
+
+def repair(store: HybridStore, records: RecordManager) -> int:
+    """Undo what an interrupted run left half-done, so the next `index()` sees the truth.
+
+    Vectors are written before lexical rows and records, and deleted before them; a run
+    killed in between leaves chunks without a record (deleted here, so they cannot linger)
+    or records without both copies of their chunk (dropped, so the chunk is written again).
+    """
+    recorded = set(records.list_keys())
+    dense = set(store.dense.get(include=[])["ids"])
+    lexical = store.lexical.ids()
+    orphans = (dense | lexical) - recorded
+    if orphans:
+        store.delete(sorted(orphans))
+    missing = recorded - (dense & lexical)
+    if missing:
+        records.delete_keys(sorted(missing))
+    return len(orphans) + len(missing)
 
 
 def _counted(chunks: list, bar: tqdm) -> Iterator:
