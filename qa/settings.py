@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(
         Path(".qa-index"), description="Folder holding the Chroma store and its records."
     )
+    chroma_url: str = Field(
+        "", description="A Chroma server (e.g. http://127.0.0.1:8000); empty: embedded store."
+    )
     collection: str = Field(
         "corpus", description="Chroma collection name (3-512 of a-z A-Z 0-9 . _ -)."
     )

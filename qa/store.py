@@ -58,16 +58,43 @@ class HybridStore(VectorStore):
 
 
 def chroma_client(settings: Settings) -> Any:
-    """An embedded Chroma client on the index folder, telemetry off."""
+    """A Chroma client: the server at QA_CHROMA_URL if set, else embedded in the index folder."""
     import chromadb
 
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        return chroma_server(settings.chroma_url, chroma_settings)
     try:
         return chromadb.PersistentClient(
             path=str(settings.index_dir / "chroma"), settings=chroma_settings
         )
     except Exception as exc:  # chromadb raises bare exceptions for unusable folders
         raise BackendError(f"cannot open the Chroma store in {settings.index_dir}: {exc}") from exc
+
+
+def chroma_server(url: str, chroma_settings: Any) -> Any:
+    """An HttpClient for a `chroma run` server, checked with a heartbeat."""
+    from urllib.parse import urlparse
+
+    import chromadb
+
+    parts = urlparse(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        raise BackendError(f"QA_CHROMA_URL is not a URL: {url}")
+    try:
+        client = chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+            settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as exc:  # connection errors come from httpx, chromadb or the OS
+        raise BackendError(
+            f"cannot reach the Chroma server at {url} (QA_CHROMA_URL); start one with "
+            "`chroma run --path DIR --host 127.0.0.1 --port 8000`"
+        ) from exc
+    return client
 
 
 def open_store(settings: Settings, embeddings: Embeddings) -> HybridStore:

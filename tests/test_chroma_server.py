@@ -1,0 +1,45 @@
+"""Server mode: every command against a real `chroma run` on 127.0.0.1."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+
+from .conftest import free_port, local_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_server_mode_ingests_answers_and_reingests_idempotently(
+    seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chroma = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        str(chroma),
+        "run",
+        "--path",
+        str(tmp_path / "server"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    runner = CliRunner()
+    monkeypatch.setenv("QA_CHROMA_URL", url)
+    with local_server(command, f"{url}/api/v2/heartbeat"):
+        first = runner.invoke(main, ["ingest"])
+        assert first.exit_code == 0, first.output
+        assert "7 added" in first.stdout
+        assert not (tmp_path / "index" / "chroma").exists()  # vectors went to the server
+        answer = runner.invoke(main, ["ask", "--json", "when did EU sectoral sanctions start?"])
+        assert answer.exit_code == 0 and "25 June" in answer.stdout
+        again = runner.invoke(main, ["ingest"])
+        assert again.exit_code == 0 and "0 added, 7 unchanged, 0 removed" in again.stdout
+    down = runner.invoke(main, ["ask", "when did EU sectoral sanctions start?"])
+    assert down.exit_code == 5
+    assert down.stderr.count("\n") == 1 and url in down.stderr and "QA_CHROMA_URL" in down.stderr
