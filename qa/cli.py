@@ -61,6 +61,15 @@ def settings_options(command: Callable) -> Callable:
     return command
 
 
+RESULTS_DIR = click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=Path("eval/results"),
+    show_default=True,
+    help="Where reports are written.",
+)
+
+
 def make_service(**overrides: Any) -> Any:
     """The service for the environment's settings with the given flags applied."""
     from qa.service import build_service
@@ -146,19 +155,27 @@ def serve(**overrides: Any) -> None:
     serve_ui(service, settings.host, settings.port)
 
 
+@main.command()
+@settings_options
+@click.option("--quick", is_flag=True, help="Small sizes, for CI: a minute, not an hour.")
+@click.option("--server/--no-server", default=True, help="Also measure against a `chroma run`.")
+@RESULTS_DIR
+def bench(quick: bool, server: bool, results_dir: Path, **overrides: Any) -> None:
+    """Measure ingestion, retrieval, answer and start-up speed; print a table."""
+    from qa.bench import run_bench, table
+
+    figures, path = run_bench(make_service(**overrides).settings, quick, server, results_dir)
+    click.echo(table(figures))
+    click.echo(f"wrote {path}")
+
+
 @main.command(name="eval")
 @settings_options
 @click.argument("questions_file", required=False, type=click.Path(path_type=Path))
 @click.option("--squad", type=click.Path(path_type=Path), help="A SQuAD-format file instead.")
 @click.option("--engine", "engines", multiple=True, help="Engine to run (repeat to compare).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
-@click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path),
-    default=Path("eval/results"),
-    show_default=True,
-    help="Where reports are written.",
-)
+@RESULTS_DIR
 def evaluate(
     questions_file: Path | None,
     squad: Path | None,

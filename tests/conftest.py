@@ -1,17 +1,12 @@
 """Every test gets its own corpus and index folders; the real embedding model is loaded once."""
 
 import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from qa.embeddings import load_embeddings
+from qa.processes import free_port, local_server  # noqa: F401  (shared by the tests)
 from qa.service import QAService, build_service
 from qa.settings import Settings
 
@@ -54,33 +49,3 @@ def indexed(service: QAService, seed_corpus: Path) -> QAService:
     """A service whose index holds the seed article."""
     service.ingest(progress=False)
     return service
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def local_server(command: list[str], ready_url: str, env: dict | None = None) -> Iterator[None]:
-    """Run a server subprocess until `ready_url` answers 200; stop it by PID afterwards."""
-    server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{command[2:4]} did not start (exit code {server.poll()})")
-            time.sleep(0.5)
-        yield
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

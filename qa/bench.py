@@ -1,0 +1,298 @@
+"""`qa bench`: ingestion, retrieval, answer and start-up figures, measured in one run.
+
+Every figure is measured here, on this machine, each run; nothing is asserted. The 1k-100k
+retrieval indexes hold synthetic vectors and texts, written through the real stores.
+"""
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import chunk_document, make_splitter
+from qa.loading import load_corpus
+from qa.processes import free_port, local_server
+from qa.service import QAService, build_service
+from qa.settings import Settings
+from qa.store import open_store
+
+QUESTIONS = [
+    "When did EU sectoral sanctions start?",
+    "How many individuals are on the EU list?",
+    "Who came second in the election?",
+    "Which agency quotes Lukashenko?",
+    "What do Lukashenko's opponents stall?",
+]
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def percentiles(samples_ms: list[float]) -> dict:
+    return {
+        "p50_ms": round(float(np.percentile(samples_ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(samples_ms, 95)), 1),
+    }
+
+
+def vocabulary(seed_text: str) -> list[str]:
+    words = sorted({w.strip(".,“”\"'–()").lower() for w in seed_text.split()} - {""})
+    return [w for w in words if w.isalpha()] or ["word"]
+
+
+def write_corpus(folder: Path, chunks: int, words: list[str], chunk_size: int) -> None:
+    """About `chunks` chunks of random sentences, ten chunks a file."""
+    rng = random.Random(13)
+    folder.mkdir(parents=True)
+    per_file = 10 * chunk_size
+    for i in range(max(1, chunks // 10)):
+        text, sentences = "", []
+        while len(text) < per_file:
+            sentence = " ".join(rng.choices(words, k=rng.randint(8, 20))).capitalize() + "."
+            sentences.append(sentence)
+            text += sentence + " "
+        (folder / f"doc-{i:05d}.txt").write_text(" ".join(sentences), encoding="utf-8")
+
+
+def bench_ingest(service: QAService, corpus: Path) -> dict:
+    """`qa ingest` chunks/s against raw `SentenceTransformer.encode` on the same texts."""
+    settings = service.settings
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    texts = [c.page_content for d in load_corpus(corpus, []) for c in chunk_document(d, splitter)]
+    started = time.perf_counter()
+    service.ingest(progress=False)
+    ingest_s = time.perf_counter() - started
+    model = service.embeddings._client  # the SentenceTransformer behind the LangChain wrapper
+    started = time.perf_counter()
+    model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True)
+    encode_s = time.perf_counter() - started
+    return {
+        "chunks": len(texts),
+        "ingest_chunks_per_s": round(len(texts) / ingest_s, 1),
+        "encode_chunks_per_s": round(len(texts) / encode_s, 1),
+        "ratio": round(encode_s / ingest_s, 3),
+        "peak_mb": peak_mb(),
+    }
+
+
+def bench_retrieval(service: QAService, size: int, words: list[str], queries: int = 40) -> dict:
+    """Hybrid top-5 latency over `size` synthetic chunks written through the real stores."""
+    store, rng = service.store, np.random.default_rng(size)
+    pyrng = random.Random(size)
+    for first in range(0, size, 5000):
+        count = min(5000, size - first)
+        ids = [f"synthetic-{first + i}" for i in range(count)]
+        texts = [" ".join(pyrng.choices(words, k=60)) for _ in range(count)]
+        vectors = rng.normal(size=(count, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        metas = [
+            {
+                "source": "synthetic.txt",
+                "title": "synthetic",
+                "chunk": first + i,
+                "start": 0,
+                "end": len(t),
+                "hash": "",
+            }
+            for i, t in enumerate(texts)
+        ]
+        store.dense._collection.upsert(
+            ids=ids, embeddings=vectors, documents=texts, metadatas=metas
+        )
+        store.lexical.upsert(ids, [_doc(t, m) for t, m in zip(texts, metas, strict=True)])
+    retriever = service.retriever
+    retriever.invoke("warm up the query path")
+    samples = []
+    for _ in range(queries):
+        question = " ".join(pyrng.choices(words, k=8)) + "?"
+        started = time.perf_counter()
+        retriever.invoke(question)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"chunks": size, **percentiles(samples), "peak_mb": peak_mb()}
+
+
+def _doc(text: str, metadata: dict):
+    from langchain_core.documents import Document
+
+    return Document(page_content=text, metadata=metadata)
+
+
+def bench_ask(service: QAService, rounds: int = 4) -> dict:
+    """Warm `ask` latency on the seed corpus."""
+    service.ask(QUESTIONS[0])
+    samples = []
+    for _ in range(rounds):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            service.ask(question)
+            samples.append((time.perf_counter() - started) * 1000)
+    return {**percentiles(samples), "peak_mb": peak_mb()}
+
+
+def bench_cold_start(settings: Settings, env: dict) -> dict:
+    """A new `qa ask` process, from start to printed answer."""
+    env = {
+        **env,
+        "QA_CORPUS_DIR": str(settings.corpus_dir),
+        "QA_INDEX_DIR": str(settings.index_dir),
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", QUESTIONS[0]], env=env, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - started
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "seconds": round(seconds, 2),
+        "ok": done.returncode == 0,
+        "peak_mb": round(child_peak, 1),
+    }
+
+
+@contextmanager
+def chroma_server(folder: Path) -> Iterator[str]:
+    """A `chroma run` on a free loopback port for the side-by-side figures."""
+    port = free_port()
+    chroma = str(Path(sys.executable).parent / "chroma")
+    command = [chroma, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with local_server(command, f"{url}/api/v2/heartbeat"):
+        yield url
+
+
+def bench_backend(
+    base: Settings, embeddings, folder: Path, sizes: list[int], chunks: int, chroma_url: str = ""
+) -> dict:
+    """Ingestion and retrieval figures for one vector store (embedded or a server)."""
+    words = vocabulary(SEED_TEXT(base))
+    corpus = folder / "generated"
+    write_corpus(corpus, chunks, words, base.chunk_size)
+    settings = base.model_copy(
+        update={
+            "corpus_dir": corpus,
+            "index_dir": folder / "ingest-index",
+            "chroma_url": chroma_url,
+            "collection": "bench-ingest",
+        }
+    )
+    figures = {"ingest": bench_ingest(build_service(settings, embeddings), corpus)}
+    for size in sizes:
+        synthetic = base.model_copy(
+            update={
+                "index_dir": folder / f"index-{size}",
+                "chroma_url": chroma_url,
+                "collection": f"bench-{size}",
+                "engine": "sentence",
+            }
+        )
+        service = build_service(synthetic, embeddings)
+        service.store = open_store(synthetic, embeddings)
+        figures[f"retrieval_{size}"] = bench_retrieval(service, size, words)
+    return figures
+
+
+def SEED_TEXT(settings: Settings) -> str:  # noqa: N802
+    return "\n".join(d.page_content for d in load_corpus(settings.corpus_dir, []))
+
+
+def run_bench(
+    settings: Settings, quick: bool, server: bool, results_dir: Path
+) -> tuple[dict, Path]:
+    """All phases; returns the figures and the JSON file they were written to."""
+    import os
+
+    sizes = [1000] if quick else [1000, 10000, 100000]
+    chunks = 200 if quick else 5000
+    figures: dict = {
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "quick": quick,
+        "cpus": os.cpu_count(),
+        "sizes": sizes,
+    }
+    seed = build_service(settings)
+    seed.ingest(progress=False)
+    rounds = 1 if quick else 4
+    figures["ask_sentence"] = bench_ask(seed.variant(engine="sentence"), rounds)
+    figures["ask_short_answer"] = bench_ask(seed.variant(engine="extractive"), rounds)
+    figures["cold_start"] = bench_cold_start(settings, dict(os.environ))
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
+        figures["embedded"] = bench_backend(
+            settings, seed.embeddings, Path(folder) / "e", sizes, chunks
+        )
+        if server:
+            with chroma_server(Path(folder) / "server-data") as url:
+                figures["server"] = bench_backend(
+                    settings, seed.embeddings, Path(folder) / "s", sizes, chunks, url
+                )
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    return figures, path
+
+
+def table(figures: dict) -> str:
+    """The figures as a Markdown table, embedded and server side by side."""
+    backends = [b for b in ("embedded", "server") if b in figures]
+
+    def row(label: str, cells: list) -> str:
+        return f"| {label} | " + " | ".join(str(c) for c in cells) + " |"
+
+    ingest = [figures[b]["ingest"] for b in backends]
+    largest = f"retrieval_{figures['sizes'][-1]}"
+    rows = [row("measure", backends), "|---|" + "---|" * len(backends)]
+    rows.append(
+        row(
+            "ingest chunks/s",
+            [f"{i['ingest_chunks_per_s']} ({i['chunks']} chunks)" for i in ingest],
+        )
+    )
+    rows.append(row("raw encode chunks/s", [i["encode_chunks_per_s"] for i in ingest]))
+    rows.append(row("ingest / encode (target >= 0.85)", [i["ratio"] for i in ingest]))
+    for size in figures["sizes"]:
+        cells = [figures[b][f"retrieval_{size}"] for b in backends]
+        rows.append(
+            row(
+                f"hybrid top-5 p50 / p95 ms, {size} chunks",
+                [f"{c['p50_ms']} / {c['p95_ms']}" for c in cells],
+            )
+        )
+    rows.append(
+        row(
+            "peak MB after ingest, after largest retrieval",
+            [
+                f"{figures[b]['ingest']['peak_mb']}, {figures[b][largest]['peak_mb']}"
+                for b in backends
+            ],
+        )
+    )
+    ask, short, cold = figures["ask_sentence"], figures["ask_short_answer"], figures["cold_start"]
+    rows.append(
+        row(
+            "warm ask p50 / p95 ms, sentence (target <= 150)",
+            [f"{ask['p50_ms']} / {ask['p95_ms']}"],
+        )
+    )
+    rows.append(
+        row(
+            "warm ask p50 / p95 ms, short answer (target <= 600)",
+            [f"{short['p50_ms']} / {short['p95_ms']}"],
+        )
+    )
+    rows.append(
+        row(
+            "cold start qa ask s (target <= 6), its peak MB",
+            [f"{cold['seconds']}, {cold['peak_mb']}"],
+        )
+    )
+    return "\n".join(rows)

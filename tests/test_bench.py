@@ -1,0 +1,24 @@
+"""`qa bench --quick` runs end to end so that the benchmark cannot rot; figures not asserted."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_bench_writes_every_figure(seed_corpus: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["bench", "--quick", "--results-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [path] = tmp_path.glob("bench-*.json")
+    figures = json.loads(path.read_text())
+    for backend in ("embedded", "server"):
+        assert set(figures[backend]) == {"ingest", "retrieval_1000"}
+        assert figures[backend]["ingest"]["chunks"] > 100
+    assert figures["cold_start"]["ok"]
+    assert {"p50_ms", "p95_ms", "peak_mb"} <= set(figures["ask_short_answer"])
+    assert "ingest / encode" in result.stdout and "server" in result.stdout
