@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.errors import QAError
+from qa.errors import BackendError, QAError
 from qa.schema import Answer, Citation
 from qa.service import ENGINES, QAService
 
@@ -178,11 +178,17 @@ def serve(service: QAService, host: str, port: int) -> None:
     """Launch the app; blocks until interrupted."""
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        ssr_mode=False,
-        css=CSS,
-        theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),
-        footer_links=[],
-    )
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            ssr_mode=False,
+            css=CSS,
+            theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),
+            footer_links=[],
+        )
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise BackendError(
+            f"cannot serve on {host}:{port}: the port is taken or the address is not this "
+            "machine's (set --port/QA_PORT or --host/QA_HOST)"
+        ) from exc

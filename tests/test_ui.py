@@ -142,3 +142,23 @@ def test_browser_chat_citation_and_upload(app) -> None:
         )
         page.screenshot(path=ARTIFACTS / "ui-upload-answer.png", full_page=True)
         browser.close()
+
+
+def test_a_taken_port_is_one_clear_line(seed_corpus: Path) -> None:
+    import socket
+    import subprocess
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 5 and "Traceback" not in done.stderr
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr and "QA_PORT" in done.stderr
