@@ -43,7 +43,6 @@ QUESTION_TYPES = {
 class Candidate:
     """A sentence of a retrieved passage, located in its source file."""
 
-    passage_rank: int
     document: Document
     start: int
     end: int
@@ -57,7 +56,7 @@ class Candidate:
 def candidates(passages: list[Document]) -> list[Candidate]:
     """Every sentence of the passages, once, with offsets into the source file."""
     seen, found = set(), []
-    for rank, passage in enumerate(passages):
+    for passage in passages:
         base, previous = passage.metadata["start"], ""
         for start, end in split_sentences(passage.page_content):
             key = (passage.metadata["source"], base + start)
@@ -67,7 +66,7 @@ def candidates(passages: list[Document]) -> list[Candidate]:
             if key in seen or len(text.split()) < MIN_SENTENCE_WORDS or text.startswith("#"):
                 continue
             seen.add(key)
-            found.append(Candidate(rank, passage, base + start, base + end, text, context))
+            found.append(Candidate(passage, base + start, base + end, text, context))
     return found
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from langchain_core.documents import Document
 
 from qa.chunking import chunk_document, make_splitter
 from qa.loading import load_corpus
@@ -110,7 +111,9 @@ def bench_retrieval(service: QAService, size: int, words: list[str], queries: in
         store.dense._collection.upsert(
             ids=ids, embeddings=vectors, documents=texts, metadatas=metas
         )
-        store.lexical.upsert(ids, [_doc(t, m) for t, m in zip(texts, metas, strict=True)])
+        store.lexical.upsert(
+            ids, [Document(page_content=t, metadata=m) for t, m in zip(texts, metas, strict=True)]
+        )
     retriever = service.retriever
     retriever.invoke("warm up the query path")
     samples = []
@@ -120,12 +123,6 @@ def bench_retrieval(service: QAService, size: int, words: list[str], queries: in
         retriever.invoke(question)
         samples.append((time.perf_counter() - started) * 1000)
     return {"chunks": size, **percentiles(samples), "peak_mb": peak_mb()}
-
-
-def _doc(text: str, metadata: dict):
-    from langchain_core.documents import Document
-
-    return Document(page_content=text, metadata=metadata)
 
 
 def bench_ask(service: QAService, rounds: int = 4) -> dict:
@@ -175,7 +172,7 @@ def bench_backend(
     base: Settings, embeddings, folder: Path, sizes: list[int], chunks: int, chroma_url: str = ""
 ) -> dict:
     """Ingestion and retrieval figures for one vector store (embedded or a server)."""
-    words = vocabulary(SEED_TEXT(base))
+    words = vocabulary("\n".join(d.page_content for d in load_corpus(base.corpus_dir, [])))
     corpus = folder / "generated"
     write_corpus(corpus, chunks, words, base.chunk_size)
     settings = base.model_copy(
@@ -200,10 +197,6 @@ def bench_backend(
         service.store = open_store(synthetic, embeddings)
         figures[f"retrieval_{size}"] = bench_retrieval(service, size, words)
     return figures
-
-
-def SEED_TEXT(settings: Settings) -> str:  # noqa: N802
-    return "\n".join(d.page_content for d in load_corpus(settings.corpus_dir, []))
 
 
 def run_bench(

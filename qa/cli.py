@@ -194,19 +194,16 @@ def evaluate(
 
     if (questions_file is None) == (squad is None):
         raise InputError("give a question file or --squad FILE (one of them)")
-    names = list(dict.fromkeys(engines)) or [make_service(**overrides).settings.engine]
+    settings = make_service(**overrides).settings
+    names = list(dict.fromkeys(engines)) or [settings.engine]
     for name in names:
         if name not in ENGINES:
             raise InputError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
     if squad is not None:
-        dataset, runs = (
-            squad.stem,
-            evaluate_squad(make_service(**overrides).settings, squad, names, limit),
-        )
+        dataset, runs = squad.stem, evaluate_squad(settings, squad, names, limit)
     else:
         questions = load_questions(questions_file)[:limit]
-        service = make_service(**overrides)
-        dataset, runs = questions_file.stem, evaluate_set(service.settings, questions, names)
+        dataset, runs = questions_file.stem, evaluate_set(settings, questions, names)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     paths = write_reports(results_dir, dataset, stamp, runs)
     click.echo(markdown_table(dataset, {e: metrics for e, (metrics, _) in runs.items()}))

@@ -163,12 +163,10 @@ def evaluate_set(
     """Run each engine over the questions on the index of `settings`; metrics and records."""
     from qa.service import build_service
 
+    embeddings = embeddings or build_service(settings).embeddings  # one load for all engines
     runs: dict[str, tuple[dict, list[dict]]] = {}
-    services = [
-        build_service(settings.model_copy(update={"engine": e}), embeddings) for e in engines
-    ]
-    for engine, service in zip(engines, services, strict=True):
-        service.embeddings = services[0].embeddings  # one model load for all engines
+    for engine in engines:
+        service = build_service(settings.model_copy(update={"engine": engine}), embeddings)
         records = run(service.ask, questions, progress)
         runs[engine] = (aggregate(records), records)
     return runs

@@ -32,12 +32,12 @@ def chat_model(settings: Settings) -> BaseChatModel:
 def _llamacpp(settings: Settings) -> BaseChatModel:
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from qa.short_answers import _silence_llama_log, bundled_model_path
+    from qa.short_answers import bundled_model_path, silence_llama_log
 
     path = Path(settings.llm_model) if settings.llm_model else bundled_model_path()
     if not path.is_file():
         raise BackendError(f"no GGUF file at {path} (set QA_LLM_MODEL to a .gguf file)")
-    _silence_llama_log()
+    silence_llama_log()
     try:
         return ChatLlamaCpp(
             model_path=str(path),

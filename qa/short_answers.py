@@ -58,7 +58,7 @@ def verbatim_span(proposal: str, sentence: str) -> str | None:
 _QUIET_LOG = None
 
 
-def _silence_llama_log() -> None:
+def silence_llama_log() -> None:
     """Keep llama.cpp's own log lines (even with verbose=False) off the user's terminal."""
     global _QUIET_LOG
     import ctypes
@@ -88,7 +88,7 @@ class ShortAnswerer:
             raise BackendError(
                 "llama-cpp-python is not installed: pip install llama-cpp-python"
             ) from exc
-        _silence_llama_log()
+        silence_llama_log()
         path = Path(self.model_path) if self.model_path else bundled_model_path()
         if not path.is_file():
             raise BackendError(f"no GGUF model at {path} (set QA_SHORT_ANSWER_MODEL)")
