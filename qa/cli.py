@@ -61,9 +61,19 @@ def settings_options(command: Callable) -> Callable:
     return command
 
 
+def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """Create the results folder before any slow work, so a bad path fails at once."""
+    try:
+        value.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create {value}: {exc.strerror}") from None
+    return value
+
+
 RESULTS_DIR = click.option(
     "--results-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
+    callback=_writable_dir,
     default=Path("eval/results"),
     show_default=True,
     help="Where reports are written.",

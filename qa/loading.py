@@ -24,7 +24,8 @@ class SkippedFile:
 def corpus_files(corpus_dir: Path) -> list[Path]:
     """Every supported file under `corpus_dir`, sorted, hidden files left out."""
     if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder {corpus_dir} does not exist")
+        problem = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
+        raise CorpusError(f"corpus folder {corpus_dir} {problem}")
     return sorted(
         path
         for path in corpus_dir.rglob("*")
