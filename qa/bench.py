@@ -20,6 +20,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from qa.chunking import chunk_document, make_splitter
+from qa.lexical import STOPWORDS, LexicalIndex
 from qa.loading import load_corpus
 from qa.processes import free_port, local_server
 from qa.service import QAService, build_service
@@ -47,12 +48,41 @@ def percentiles(samples_ms: list[float]) -> dict:
     }
 
 
-def vocabulary(seed_text: str) -> list[str]:
-    words = sorted({w.strip(".,“”\"'–()").lower() for w in seed_text.split()} - {""})
-    return [w for w in words if w.isalpha()] or ["word"]
+class Words:
+    """Synthetic text with English-like word frequencies, by Zipf's law over ranked words.
+
+    The most frequent ranks are stop words, then the seed corpus's own words, then made-up
+    words, `size` in all: a real 100k-chunk corpus has a vocabulary of that order, and most
+    query terms are rare in it. (Drawing uniformly from the seed's few hundred words instead
+    puts every query term in a fifth of all chunks, which no real corpus does; the
+    `uniform_bm25` figure keeps that worst case.)
+    """
+
+    def __init__(self, seed_text: str, size: int = 50_000, seed: int = 13) -> None:
+        rng = random.Random(seed)
+        seen = sorted({w.strip(".,“”\"'–()").lower() for w in seed_text.split()} - {""})
+        self.seed_words = [w for w in seen if w.isalpha()] or ["word"]
+        words = sorted(STOPWORDS) + [w for w in self.seed_words if w not in STOPWORDS]
+        syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
+        made = set(words)
+        while len(words) < size:
+            word = "".join(rng.choices(syllables, k=rng.randint(2, 4)))
+            if word not in made:
+                made.add(word)
+                words.append(word)
+        self.words = np.array(words)
+        self.cdf = np.cumsum(1 / np.arange(1, len(words) + 1))
+        self.cdf /= self.cdf[-1]
+        self.rng = np.random.default_rng(seed)
+
+    def text(self, count: int) -> str:
+        return " ".join(self.words[np.searchsorted(self.cdf, self.rng.random(count))])
+
+    def uniform(self, count: int) -> str:
+        return " ".join(self.rng.choice(self.seed_words, size=count))
 
 
-def write_corpus(folder: Path, chunks: int, words: list[str], chunk_size: int) -> None:
+def write_corpus(folder: Path, chunks: int, words: Words, chunk_size: int) -> None:
     """About `chunks` chunks of random sentences, ten chunks a file."""
     rng = random.Random(13)
     folder.mkdir(parents=True)
@@ -60,7 +90,7 @@ def write_corpus(folder: Path, chunks: int, words: list[str], chunk_size: int) -
     for i in range(max(1, chunks // 10)):
         text, sentences = "", []
         while len(text) < per_file:
-            sentence = " ".join(rng.choices(words, k=rng.randint(8, 20))).capitalize() + "."
+            sentence = words.text(rng.randint(8, 20)).capitalize() + "."
             sentences.append(sentence)
             text += sentence + " "
         (folder / f"doc-{i:05d}.txt").write_text(" ".join(sentences), encoding="utf-8")
@@ -87,14 +117,13 @@ def bench_ingest(service: QAService, corpus: Path) -> dict:
     }
 
 
-def bench_retrieval(service: QAService, size: int, words: list[str], queries: int = 40) -> dict:
+def bench_retrieval(service: QAService, size: int, words: Words, queries: int = 40) -> dict:
     """Hybrid top-5 latency over `size` synthetic chunks written through the real stores."""
     store, rng = service.store, np.random.default_rng(size)
-    pyrng = random.Random(size)
     for first in range(0, size, 5000):
         count = min(5000, size - first)
         ids = [f"synthetic-{first + i}" for i in range(count)]
-        texts = [" ".join(pyrng.choices(words, k=60)) for _ in range(count)]
+        texts = [words.text(130) for _ in range(count)]  # about 800 characters, as a chunk
         vectors = rng.normal(size=(count, 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         metas = [
@@ -118,11 +147,30 @@ def bench_retrieval(service: QAService, size: int, words: list[str], queries: in
     retriever.invoke("warm up the query path")
     samples = []
     for _ in range(queries):
-        question = " ".join(pyrng.choices(words, k=8)) + "?"
+        question = words.text(12) + "?"
         started = time.perf_counter()
         retriever.invoke(question)
         samples.append((time.perf_counter() - started) * 1000)
     return {"chunks": size, **percentiles(samples), "peak_mb": peak_mb()}
+
+
+def bench_uniform_bm25(folder: Path, size: int, words: Words, queries: int = 40) -> dict:
+    """The worst case for BM25: texts drawn uniformly from the seed's words, lexical only."""
+    index = LexicalIndex(folder / "uniform.sqlite3")
+    for first in range(0, size, 5000):
+        count = min(5000, size - first)
+        index.upsert(
+            [f"uniform-{first + i}" for i in range(count)],
+            [Document(page_content=words.uniform(130)) for _ in range(count)],
+        )
+    samples = []
+    for _ in range(queries):
+        question = words.uniform(8) + "?"
+        started = time.perf_counter()
+        index.search(question, 20)
+        samples.append((time.perf_counter() - started) * 1000)
+    index.close()
+    return {"chunks": size, **percentiles(samples)}
 
 
 def bench_ask(service: QAService, rounds: int = 4) -> dict:
@@ -169,10 +217,15 @@ def chroma_server(folder: Path) -> Iterator[str]:
 
 
 def bench_backend(
-    base: Settings, embeddings, folder: Path, sizes: list[int], chunks: int, chroma_url: str = ""
+    base: Settings,
+    embeddings,
+    folder: Path,
+    sizes: list[int],
+    chunks: int,
+    chroma_url: str = "",
 ) -> dict:
     """Ingestion and retrieval figures for one vector store (embedded or a server)."""
-    words = vocabulary("\n".join(d.page_content for d in load_corpus(base.corpus_dir, [])))
+    words = Words("\n".join(d.page_content for d in load_corpus(base.corpus_dir, [])))
     corpus = folder / "generated"
     write_corpus(corpus, chunks, words, base.chunk_size)
     settings = base.model_copy(
@@ -220,6 +273,8 @@ def run_bench(
     figures["ask_short_answer"] = bench_ask(seed.variant(engine="extractive"), rounds)
     figures["cold_start"] = bench_cold_start(settings, dict(os.environ))
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
+        words = Words("\n".join(d.page_content for d in load_corpus(settings.corpus_dir, [])))
+        figures["uniform_bm25"] = bench_uniform_bm25(Path(folder), sizes[-1], words)
         figures["embedded"] = bench_backend(
             settings, seed.embeddings, Path(folder) / "e", sizes, chunks
         )
@@ -267,6 +322,13 @@ def table(figures: dict) -> str:
                 f"{figures[b]['ingest']['peak_mb']}, {figures[b][largest]['peak_mb']}"
                 for b in backends
             ],
+        )
+    )
+    uniform = figures["uniform_bm25"]
+    rows.append(
+        row(
+            f"worst case: BM25 alone p50 / p95 ms, {uniform['chunks']} uniform-vocabulary chunks",
+            [f"{uniform['p50_ms']} / {uniform['p95_ms']}"],
         )
     )
     ask, short, cold = figures["ask_sentence"], figures["ask_short_answer"], figures["cold_start"]

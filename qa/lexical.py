@@ -114,10 +114,10 @@ class LexicalIndex:
             return []
         match = " OR ".join(f'"{word}"' for word in words)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT c.id, c.text, c.metadata FROM chunks_fts f JOIN chunks c"
-                " ON c.rowid = f.rowid WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts)"
-                " LIMIT ?",
+            rows = self._db.execute(  # rank first, then read only the k rows kept
+                "SELECT c.id, c.text, c.metadata FROM (SELECT rowid, bm25(chunks_fts) AS score"
+                " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?) f"
+                " JOIN chunks c ON c.rowid = f.rowid ORDER BY f.score",
                 (match, k),
             ).fetchall()
         return [
