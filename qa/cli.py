@@ -162,6 +162,8 @@ def serve(**overrides: Any) -> None:
     click.echo(report.summary())
     settings = service.settings
     click.echo(f"qa: chat UI on http://{settings.host}:{settings.port}")
+    if service.short_answerer:
+        service.short_answerer.load()  # ready before the first question
     serve_ui(service, settings.host, settings.port)
 
 

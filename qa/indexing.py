@@ -12,7 +12,14 @@ from qa.chunking import chunk_document, make_splitter
 from qa.errors import CorpusError, QAError
 from qa.loading import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
 from qa.settings import Settings
-from qa.store import HybridStore, open_store, record_manager
+from qa.store import (
+    HybridStore,
+    embedder_name,
+    indexed_embedder,
+    open_store,
+    record_embedder,
+    record_manager,
+)
 
 WRITE_BATCH = 256
 
@@ -63,6 +70,9 @@ def ingest(
         with FileLock(settings.index_dir / "ingest.lock", timeout=0):
             store, records = open_store(settings, embeddings), record_manager(settings)
             repair(store, records)
+            reembed = indexed_embedder(settings) != embedder_name(embeddings)
+            if reembed:  # vectors from another model: embed every chunk again
+                records.delete_keys(records.list_keys())
             show = sys.stderr.isatty() if progress is None else progress
             with tqdm(total=len(chunks), desc="indexing", unit="chunk", disable=not show) as bar:
                 result = index(
@@ -74,13 +84,16 @@ def ingest(
                     batch_size=WRITE_BATCH,
                     key_encoder="sha256",
                 )
+            # after a full re-embed, chunks of files that left the corpus have no record
+            leftovers = repair(store, records) if reembed else 0
+            record_embedder(settings, embeddings)
             store.lexical.close()
     except Timeout:
         raise QAError(
             f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
         ) from None
     report.added = result["num_added"] + result["num_updated"]
-    report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]
+    report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"] + leftovers
     return report
 
 

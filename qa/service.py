@@ -38,7 +38,10 @@ class QAService:
     def embeddings(self) -> Embeddings:
         from qa.embeddings import load_embeddings
 
-        return load_embeddings(self.settings.embedding_model, self.settings.embedding_batch_size)
+        settings = self.settings
+        return load_embeddings(
+            settings.embedding_model, settings.embedding_threads, settings.model_cache_dir
+        )
 
     @cached_property
     def store(self) -> HybridStore:

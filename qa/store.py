@@ -7,7 +7,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from qa.errors import BackendError, NotIndexedError
+from qa.errors import BackendError, NotIndexedError, StaleIndexError
 from qa.lexical import LexicalIndex
 from qa.settings import Settings
 
@@ -114,11 +114,32 @@ def open_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
     return HybridStore(dense, LexicalIndex(settings.index_dir / "lexical.sqlite3"))
 
 
+def embedder_name(embeddings: Embeddings) -> str:
+    """Names the model (and the copy of it) that made an index's vectors."""
+    return getattr(embeddings, "name", type(embeddings).__name__)
+
+
+def indexed_embedder(settings: Settings) -> str | None:
+    """The embedder the index's vectors came from; None for an index older than this record."""
+    path = settings.index_dir / "embedder.txt"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def record_embedder(settings: Settings, embeddings: Embeddings) -> None:
+    (settings.index_dir / "embedder.txt").write_text(embedder_name(embeddings), encoding="utf-8")
+
+
 def open_existing_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
     """The store for answering; raises NotIndexedError if nothing was ever indexed."""
     hint = f"nothing is indexed in {settings.index_dir}: run `qa ingest` first"
     if not (settings.index_dir / "lexical.sqlite3").is_file():
         raise NotIndexedError(hint)
+    made_by = indexed_embedder(settings)
+    if made_by not in (None, embedder_name(embeddings)):
+        raise StaleIndexError(
+            f"the index in {settings.index_dir} was embedded by another model ({made_by}): "
+            "run `qa ingest` to embed it again"
+        )
     store = open_store(settings, embeddings)
     if store.lexical.count() == 0:
         raise NotIndexedError(hint)

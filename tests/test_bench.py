@@ -21,4 +21,5 @@ def test_quick_bench_writes_every_figure(seed_corpus: Path, tmp_path: Path) -> N
         assert figures[backend]["ingest"]["chunks"] > 100
     assert figures["cold_start"]["ok"]
     assert {"p50_ms", "p95_ms", "peak_mb"} <= set(figures["ask_short_answer"])
-    assert "ingest / encode" in result.stdout and "server" in result.stdout
+    assert figures["uniform_bm25"]["chunks"] == 1000
+    assert "ingest / SentenceTransformer.encode" in result.stdout and "server" in result.stdout
