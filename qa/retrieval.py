@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank."""
 
 from langchain_core.documents import Document
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 
 from qa.lexical import LexicalRetriever
 from qa.store import HybridStore
@@ -14,17 +14,23 @@ FOLLOW_UP_WORDS = frozenset(
 def hybrid_retriever(
     store: HybridStore, k: int, fetch_k: int, lexical_weight: float = 0.6
 ) -> Runnable[str, list[Document]]:
-    """A runnable from query text to the `k` best passages, by LangChain's RRF ensemble."""
+    """A runnable from query text to the `k` best passages, by LangChain's RRF ensemble.
+
+    The dense and BM25 searches run at once (RunnableParallel runs branches in threads, and
+    both release the GIL), then their lists are fused by the ensemble's weighted RRF.
+    """
     from langchain_classic.retrievers import EnsembleRetriever
 
+    dense = store.dense.as_retriever(search_kwargs={"k": fetch_k})
+    lexical = LexicalRetriever(index=store.lexical, k=fetch_k)
     ensemble = EnsembleRetriever(
-        retrievers=[
-            store.dense.as_retriever(search_kwargs={"k": fetch_k}),
-            LexicalRetriever(index=store.lexical, k=fetch_k),
-        ],
-        weights=[1 - lexical_weight, lexical_weight],
+        retrievers=[dense, lexical], weights=[1 - lexical_weight, lexical_weight]
     )
-    return ensemble | RunnableLambda(lambda documents: documents[:k], name="top_k")
+
+    def fuse(found: dict[str, list[Document]]) -> list[Document]:
+        return ensemble.weighted_reciprocal_rank([found["dense"], found["lexical"]])[:k]
+
+    return RunnableParallel(dense=dense, lexical=lexical) | RunnableLambda(fuse, name="rrf_top_k")
 
 
 def contextual_query(question: str, history: list[str]) -> str:
