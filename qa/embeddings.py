@@ -175,31 +175,37 @@ def export_onnx(folder: Path, target: Path) -> None:
     full.unlink(missing_ok=True)
 
 
+def prepare(folder: Path, cache: Path) -> None:
+    """Export `folder`'s model into `cache` once, even with several processes starting."""
+    from filelock import FileLock
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(cache / ".lock"):
+        if not (cache / "model.onnx").is_file():
+            if sys.stderr.isatty():
+                print(
+                    f"qa: preparing the embedding model in {cache} (once, about 10 s)",
+                    file=sys.stderr,
+                )
+            export_onnx(folder, cache / "partial.onnx")
+            os.replace(cache / "partial.onnx", cache / "model.onnx")
+
+
 def load_embeddings(
     model_path: str = "", threads: int | None = None, cache_dir: Path | None = None
 ) -> OnnxEmbeddings:
     """The embedding model as LangChain `Embeddings`, exported to ONNX on first use."""
-    from filelock import FileLock
-
     from qa.settings import default_cache_dir
 
     folder = model_folder(model_path)
     cache = (cache_dir or default_cache_dir()) / cache_key(folder)
     onnx_file = cache / "model.onnx"
     if not onnx_file.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        with FileLock(cache / ".lock"):
-            if not onnx_file.is_file():
-                partial = cache / "partial.onnx"
-                if sys.stderr.isatty():
-                    print(
-                        f"qa: preparing the embedding model in {cache} (once; about 10 s)",
-                        file=sys.stderr,
-                    )
-                try:
-                    export_onnx(folder, partial)
-                except (OSError, RuntimeError, ValueError) as exc:
-                    message = f"cannot prepare the embedding model in {folder}: {exc}"
-                    raise BackendError(message) from exc
-                os.replace(partial, onnx_file)
+        try:
+            prepare(folder, cache)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise BackendError(
+                f"cannot prepare the embedding model of {folder} in {cache} "
+                f"(QA_MODEL_CACHE_DIR): {exc}"
+            ) from exc
     return OnnxEmbeddings(onnx_file, folder, threads)

@@ -60,6 +60,14 @@ def test_a_folder_without_a_model_is_one_clear_error(tmp_path: Path) -> None:
         load_embeddings(str(tmp_path), cache_dir=tmp_path / "cache")
 
 
+def test_an_unusable_cache_folder_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(BackendError, match="QA_MODEL_CACHE_DIR") as caught:
+        load_embeddings(cache_dir=blocker)
+    assert "\n" not in str(caught.value)
+
+
 def test_an_index_made_by_another_model_is_embedded_again(
     indexed: QAService, seed_corpus: Path
 ) -> None:
