@@ -131,8 +131,8 @@ class ExtractiveAnswerer:
         found = candidates(passages)
         if not found:
             return []
-        vectors = np.array(self.embeddings.embed_documents([query] + [c.text for c in found]))
-        dense = vectors[1:] @ vectors[0]
+        sentences = np.array(self.embeddings.embed_documents([c.text for c in found]))
+        dense = sentences @ np.array(self.embeddings.embed_query(query))  # embedded by retrieval
         weights = term_weights(query, self.lexical)
         for cand, similarity in zip(found, dense, strict=True):
             cand.dense = float(similarity)

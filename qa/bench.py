@@ -89,11 +89,10 @@ def write_corpus(folder: Path, chunks: int, words: Words, chunk_size: int) -> No
     folder.mkdir(parents=True)
     per_file = 10 * chunk_size
     for i in range(max(1, chunks // 10)):
-        text, sentences = "", []
-        while len(text) < per_file:
-            sentence = words.text(rng.randint(8, 20)).capitalize() + "."
-            sentences.append(sentence)
-            text += sentence + " "
+        sentences, length = [], 0
+        while length < per_file:
+            sentences.append(words.text(rng.randint(8, 20)).capitalize() + ".")
+            length += len(sentences[-1]) + 1
         (folder / f"doc-{i:05d}.txt").write_text(" ".join(sentences), encoding="utf-8")
 
 
@@ -260,6 +259,7 @@ def bench_backend(
     chroma_url: str = "",
 ) -> dict:
     """Ingestion and retrieval figures for one vector store (embedded or a server)."""
+    # a fresh generator for each store, so both get the same corpus, chunks and queries
     words = Words("\n".join(d.page_content for d in load_corpus(base.corpus_dir, [])))
     corpus = folder / "generated"
     write_corpus(corpus, chunks, words, base.chunk_size)

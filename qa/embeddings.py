@@ -77,6 +77,7 @@ class OnnxEmbeddings(Embeddings):
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.pool = ThreadPoolExecutor(threads or os.cpu_count() or 1, "qa-embed")
         self.name = onnx_file.parent.name
+        self._last_query: tuple[str, list[float]] | None = None
 
     def vector(self, text: str) -> np.ndarray:
         """One text's normalised vector."""
@@ -98,7 +99,11 @@ class OnnxEmbeddings(Embeddings):
         return self.encode(list(texts)).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
+        """The query's vector; the last one is kept, as retrieval and answering both need it."""
+        last = self._last_query
+        if last is None or last[0] != text:
+            last = self._last_query = (text, self.vector(text).tolist())
+        return last[1]
 
 
 def cache_key(folder: Path) -> str:
@@ -123,7 +128,6 @@ def export_onnx(folder: Path, target: Path) -> None:
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
     model = AutoModel.from_pretrained(folder, local_files_only=True).eval().requires_grad_(False)
 
     class LastHiddenState(torch.nn.Module):
