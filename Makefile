@@ -10,6 +10,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TORCH := 2.13.0
 
 .PHONY: run test setup chromium lint clean
 
@@ -25,12 +26,18 @@ chromium:
 
 setup: $(STAMP)
 
-# torch first and pinned: the CPU build, not the multi-GB CUDA one.
-$(STAMP): pyproject.toml
+# torch first and pinned: the CPU build, not the multi-GB CUDA one. llama-cpp-python is
+# built for this CPU without AMX kernels (scripts/install-llama-cpp says why), once per machine.
+$(STAMP): pyproject.toml scripts/install-llama-cpp scripts/llama-cpp-minimal.cmake
+	@echo "qa setup 1/4: virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "qa setup 2/4: PyTorch $(TORCH) (CPU build)"
+	$(BIN)/pip install --quiet torch==$(TORCH)
+	@echo "qa setup 3/4: llama-cpp-python"
+	scripts/install-llama-cpp $(BIN)/pip
+	@echo "qa setup 4/4: qa and its libraries"
+	$(BIN)/pip install --quiet --progress-bar on -e '.[dev]'
 	touch $@
 
 lint: $(STAMP)

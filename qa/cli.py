@@ -181,6 +181,31 @@ def bench(quick: bool, server: bool, results_dir: Path, **overrides: Any) -> Non
     click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("../shared/data/squad2-train-10-articles.json"),
+    show_default=True,
+    help="SQuAD 2.0 training file to learn from.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the learned parameters [default: qa/answering/params.json].",
+)
+def train(data: Path, output: Path | None) -> None:
+    """Learn the answering step's scorers and thresholds from SQuAD 2.0 training data."""
+    from qa.answering.calibration import PARAMS
+    from qa.answering.train import train as learn
+
+    if not data.is_file():
+        raise InputError(f"no training file at {data} (give --data)")
+    result = learn(make_service().settings, data, output or PARAMS)
+    click.echo(json.dumps(result["out_of_fold"], indent=1))
+    click.echo(f"wrote {output or PARAMS} ({result['seconds']} s)")
+
+
 @main.command(name="eval")
 @settings_options
 @click.argument("questions_file", required=False, type=click.Path(path_type=Path))
@@ -248,7 +273,8 @@ def print_answer(service: Any, question: str, history: list[str]) -> Answer:
 
 def format_answer(answer: Answer, with_text: bool = True) -> str:
     """The answer for a terminal: text, then each cited passage with its location."""
-    lines = [f"**{answer.short_answer}**: {answer.text}" if answer.short_answer else answer.text]
+    text = answer.text if answer.sure else f"Not sure; the closest passage: {answer.text}"
+    lines = [f"**{answer.short_answer}**: {text}" if answer.short_answer else text]
     lines = lines if with_text else []
     for citation in answer.citations:
         where = f"{citation.source}, characters {citation.start}-{citation.end}"

@@ -26,6 +26,8 @@ from qa.settings import Settings
 HEADLINE = [
     "exact_match",
     "f1",
+    "short_answer_precision",
+    "short_answer_coverage",
     "containment",
     "hit@1",
     "hit@5",
@@ -33,6 +35,7 @@ HEADLINE = [
     "citation_precision",
     "refusal_precision",
     "refusal_recall",
+    "refused_share",
 ]
 
 
@@ -69,6 +72,8 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
         "answer": answer.text,
         "short_answer": answer.short_answer,
         "refused": answer.refused,
+        "confidence": answer.confidence,
+        "short_answer_confidence": answer.short_answer_confidence,
         "citations": [asdict(c) for c in answer.citations],
         "retrieved": [
             {"source": p.source, "start": p.start, "end": p.end} for p in answer.passages
@@ -81,7 +86,11 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
     hits = [holds_gold(p, question) for p in answer.passages]
     located = question.gold_source or question.evidence
     good = [_supports(c.quote, c.source, c.start, c.end, question) for c in answer.citations]
+    short = answer.short_answer if not answer.refused else None
     record.update(
+        short_answer_right=None
+        if short is None
+        else float(short_answer_right(short, question.answers)),
         exact_match=exact_match(prediction, question.answers),
         f1=f1_score(prediction, question.answers),
         containment=0.0 if answer.refused else contains_answer(answer.text, question.answers),
@@ -92,6 +101,11 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
         total_citations=len(good),
     )
     return record
+
+
+def short_answer_right(short: str, golds: list[str]) -> bool:
+    """A shown short answer is right when it holds a normalised gold answer, or F1 >= 0.5."""
+    return bool(contains_answer(short, golds)) or f1_score(short, golds) >= 0.5
 
 
 def _supports(quote: str, source: str, start: int, end: int, question: EvalQuestion) -> bool:
@@ -108,6 +122,7 @@ def aggregate(records: list[dict]) -> dict:
     refused = [r for r in records if r["refused"]]
     unanswerable = [r for r in records if r["unanswerable"]]
     cited = sum(r["total_citations"] for r in answerable)
+    shown = [r for r in answerable if r.get("short_answer_right") is not None]
     latencies = [r["latency_ms"] for r in records]
 
     def mean(rows: list[dict], key: str) -> float | None:
@@ -122,6 +137,8 @@ def aggregate(records: list[dict]) -> dict:
         "unanswerable": len(unanswerable),
         "exact_match": mean(answerable, "exact_match"),
         "f1": mean(answerable, "f1"),
+        "short_answer_precision": mean(shown, "short_answer_right"),
+        "short_answer_coverage": share(len(shown), len(answerable)),
         "containment": mean(answerable, "containment"),
         "hit@1": mean(located, "hit1"),
         "hit@5": mean(located, "hit5"),
@@ -129,6 +146,7 @@ def aggregate(records: list[dict]) -> dict:
         "citation_precision": share(sum(r["good_citations"] for r in answerable), cited),
         "refusal_precision": share(sum(r["unanswerable"] for r in refused), len(refused)),
         "refusal_recall": share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
+        "refused_share": share(len(refused), len(records)),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
     }

@@ -32,11 +32,17 @@ def chat_model(settings: Settings) -> BaseChatModel:
 def _llamacpp(settings: Settings) -> BaseChatModel:
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from qa.short_answers import bundled_model_path, silence_llama_log
+    from qa.answering.reader import bundled_model_path, silence_llama_log
+    from qa.probe import probe
 
     path = Path(settings.llm_model) if settings.llm_model else bundled_model_path()
     if not path.is_file():
         raise BackendError(f"no GGUF file at {path} (set QA_LLM_MODEL to a .gguf file)")
+    if problem := probe(path, settings.model_cache_dir, settings.llm_threads):
+        raise BackendError(
+            f"{path.name} cannot run here: {problem}; rebuild llama-cpp-python "
+            "(`make setup`) or choose another engine (QA_LLM)"
+        )
     silence_llama_log()
     try:
         return ChatLlamaCpp(

@@ -35,6 +35,9 @@ class Answer:
     text: str
     short_answer: str | None = None
     refused: bool = False
+    confidence: float | None = None  # calibrated P(the quoted sentence holds the answer)
+    sure: bool = True  # False: the best sentence found, shown as "not sure"
+    short_answer_confidence: float | None = None  # calibrated P(the short answer is right)
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     passages: list[Passage] = field(default_factory=list)  # what retrieval returned, best first
@@ -49,6 +52,9 @@ class Answer:
             "answer": self.text,
             "short_answer": self.short_answer,
             "refused": self.refused,
+            "confidence": self.confidence,
+            "sure": self.sure,
+            "short_answer_confidence": self.short_answer_confidence,
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "page" or v is not None}
                 for c in self.citations

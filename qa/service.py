@@ -11,6 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from qa.answering import REFUSAL, ExtractiveAnswerer
+from qa.answering.reader import ShortAnswerer
 from qa.errors import BackendError, InputError, NotIndexedError
 from qa.generation import answer_chain, condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
@@ -19,7 +20,6 @@ from qa.loading import SkippedFile, add_to_corpus
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
-from qa.short_answers import ShortAnswerer
 from qa.store import HybridStore, open_existing_store
 
 
@@ -56,18 +56,16 @@ class QAService:
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(
-            self.embeddings,
-            self.store.lexical,
-            self.settings.corpus_dir,
-            self.settings.min_relevance,
-        )
+        return ExtractiveAnswerer(self.embeddings, self.store.lexical, self.settings.corpus_dir)
 
     @cached_property
     def short_answerer(self) -> ShortAnswerer | None:
         if self.settings.engine != "extractive":
             return None
-        return ShortAnswerer(self.settings.short_answer_model, self.settings.llm_threads)
+        settings = self.settings
+        return ShortAnswerer(
+            settings.short_answer_model, settings.llm_threads, settings.model_cache_dir
+        )
 
     def validate(self, question: str) -> str:
         """The question stripped, or an InputError saying what is wrong with it."""
@@ -108,7 +106,7 @@ class QAService:
             "retrieve": round((retrieved - started) * 1000, 1),
             "answer": round((time.perf_counter() - retrieved) * 1000, 1),
         }
-        if self.short_answerer and answer.citations:
+        if self.short_answerer and answer.citations and not answer.generated:
             self.add_short_answer(answer)
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer
@@ -152,14 +150,15 @@ class QAService:
         yield answer
 
     def add_short_answer(self, answer: Answer) -> None:
-        """Set the answer's short form from its first cited sentence, and time it."""
-        shortener = self.short_answerer
-        first_use = shortener.load_ms is None
+        """Set the answer's short form when a span of its sentence is likely right; time it."""
+        reader = self.short_answerer
+        first_use = reader.load_ms is None
         started = time.perf_counter()
-        answer.short_answer = shortener(answer.question, answer.citations[0].quote)
+        proposal = reader(answer.question, answer.citations[0].quote)
+        self.answerer.short_answer(answer, proposal)
         answer.timings_ms["short_answer"] = round((time.perf_counter() - started) * 1000, 1)
-        if first_use and shortener.load_ms is not None:
-            answer.timings_ms["model_load"] = shortener.load_ms
+        if first_use and reader.load_ms is not None:
+            answer.timings_ms["model_load"] = reader.load_ms
 
     def passage(self, document: Document) -> Passage:
         """A retrieved chunk as a Passage whose source path opens from here."""

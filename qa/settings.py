@@ -73,10 +73,6 @@ class Settings(BaseSettings):
         0.6, ge=0, le=1, description="Share of BM25 in the rank fusion (the rest is dense)."
     )
     fetch_k: int = Field(20, ge=1, description="Candidates each retriever gives to fusion.")
-    min_relevance: float = Field(
-        0.4,
-        description="Refuse when the best sentence's relevance score is below this.",
-    )
     host: str = Field("127.0.0.1", description="Address the chat UI listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")

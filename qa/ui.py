@@ -34,7 +34,9 @@ def render_answer(answer: Answer) -> str:
             "**Extractive answer:**"
         )
         answer = answer.extractive
-    head = f"**{answer.short_answer}**: " if answer.short_answer else ""
+    head = f"**{html.escape(answer.short_answer)}**: " if answer.short_answer else ""
+    if not answer.sure:
+        head = "_Not sure: the closest the documents come is_ "
     parts.append(head + html.escape(answer.text))
     parts += [render_citation(c, answer) for c in answer.citations]
     return "\n\n".join(parts)

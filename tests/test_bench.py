@@ -20,6 +20,9 @@ def test_quick_bench_writes_every_figure(seed_corpus: Path, tmp_path: Path) -> N
         assert set(figures[backend]) == {"ingest", "retrieval_1000"}
         assert figures[backend]["ingest"]["chunks"] > 100
     assert figures["cold_start"]["ok"]
-    assert {"p50_ms", "p95_ms", "peak_mb"} <= set(figures["ask_short_answer"])
+    for state in ("idle", "loaded"):
+        assert {"p50_ms", "p95_ms", "peak_mb"} <= set(figures["ask_short_answer"][state])
+    assert figures["ask_short_answer"]["p95_loaded_over_idle"] > 0
+    assert "one core busy" in result.stdout
     assert figures["uniform_bm25"]["chunks"] == 1000
     assert "ingest / SentenceTransformer.encode" in result.stdout and "server" in result.stdout

@@ -56,8 +56,18 @@ def ask(url: str, question: str) -> dict:
 def test_ask_endpoint_returns_the_cli_json(app) -> None:
     url, corpus = app
     data = ask(url, "When did EU sectoral sanctions start?")
-    assert set(data) == {"question", "answer", "short_answer", "refused", "citations", "timings_ms"}
-    assert data["short_answer"] == "25 June" and not data["refused"]
+    assert set(data) == {
+        "question",
+        "answer",
+        "short_answer",
+        "refused",
+        "confidence",
+        "sure",
+        "short_answer_confidence",
+        "citations",
+        "timings_ms",
+    }
+    assert data["short_answer"] in (None, "25 June") and not data["refused"]
     citation = data["citations"][0]
     assert "25 June" in citation["quote"]
     assert (
