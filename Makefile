@@ -28,16 +28,19 @@ setup: $(STAMP)
 
 # torch first and pinned: the CPU build, not the multi-GB CUDA one. llama-cpp-python is
 # built for this CPU without AMX kernels (scripts/install-llama-cpp says why), once per machine.
-$(STAMP): pyproject.toml scripts/install-llama-cpp scripts/llama-cpp-minimal.cmake
+$(STAMP): pyproject.toml scripts/install-llama-cpp scripts/llama-cpp-minimal.cmake scripts/requirements
 	@echo "qa setup 1/4: virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "qa setup 2/4: PyTorch $(TORCH) (CPU build)"
 	$(BIN)/pip install --quiet torch==$(TORCH)
-	@echo "qa setup 3/4: llama-cpp-python"
+	@echo "qa setup 3/4: llama-cpp-python compiles while qa's other libraries install"
+	scripts/install-llama-cpp $(BIN)/pip --build-only & build=$$!; \
+	$(BIN)/python scripts/requirements | $(BIN)/pip install --quiet -r /dev/stdin; deps=$$?; \
+	wait $$build && test $$deps -eq 0
+	@echo "qa setup 4/4: qa"
 	scripts/install-llama-cpp $(BIN)/pip
-	@echo "qa setup 4/4: qa and its libraries"
-	$(BIN)/pip install --quiet --progress-bar on -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 lint: $(STAMP)
