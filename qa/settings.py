@@ -67,7 +67,12 @@ class Settings(BaseSettings):
     short_answer_model: str = Field(
         "", description="GGUF file for short answers; empty means the bundled Gemma 3 270M."
     )
-    llm_threads: int = Field(2, ge=1, description="CPU threads for the local language model.")
+    llm_threads: int = Field(
+        1,
+        ge=1,
+        description="CPU threads for the local language model (1: steady when other work "
+        "shares the CPU; see eval/README.md).",
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     lexical_weight: float = Field(
         0.6, ge=0, le=1, description="Share of BM25 in the rank fusion (the rest is dense)."
