@@ -12,6 +12,18 @@ from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = sorted((ROOT / "corpus").glob("*.md"))
+# The JSON object of `qa ask --json` and of the UI's /ask endpoint
+ANSWER_KEYS = {
+    "question",
+    "answer",
+    "short_answer",
+    "refused",
+    "confidence",
+    "sure",
+    "short_answer_confidence",
+    "citations",
+    "timings_ms",
+}
 
 
 @pytest.fixture(autouse=True)

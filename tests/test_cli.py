@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from qa.cli import SKIPPED_FILES_EXIT, main
 
+from .conftest import ANSWER_KEYS
+
 
 def run(*args: str) -> "object":
     return CliRunner().invoke(main, list(args))
@@ -70,17 +72,7 @@ def test_ask_json_prints_one_object_whose_quotes_match_the_files(seed_corpus: Pa
     result = run("ask", "--json", "How many individuals are on the EU list?")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {
-        "question",
-        "answer",
-        "short_answer",
-        "refused",
-        "confidence",
-        "sure",
-        "short_answer_confidence",
-        "citations",
-        "timings_ms",
-    }
+    assert set(data) == ANSWER_KEYS
     assert {"retrieve", "answer"} <= set(data["timings_ms"])
     assert data["citations"] and not data["refused"]
     for citation in data["citations"]:
