@@ -172,8 +172,19 @@ class QAService:
         )
 
     def variant(self, **updates: object) -> "QAService":
-        """A service with some settings changed, sharing this one's loaded embedding model."""
-        return build_service(self.settings.model_copy(update=updates), self.embeddings)
+        """A service with some settings changed, sharing this one's loaded models."""
+        service = build_service(self.settings.model_copy(update=updates), self.embeddings)
+        reader = self.__dict__.get("short_answerer")  # one language model per process
+        same = ("short_answer_model", "llm_threads", "model_cache_dir")
+        if (
+            reader
+            and service.settings.engine == "extractive"
+            and all(
+                getattr(service.settings, name) == getattr(self.settings, name) for name in same
+            )
+        ):
+            service.short_answerer = reader
+        return service
 
     def documents(self) -> list[dict]:
         """The indexed files, with title, chunk count and time of indexing."""

@@ -64,3 +64,14 @@ def test_sentence_engine_has_no_short_answer(embeddings, seed_corpus) -> None:
     service.ingest(progress=False)
     answer = service.ask("when did EU sectoral sanctions start?")
     assert answer.short_answer is None and "short_answer" not in answer.timings_ms
+
+
+def test_settings_variants_share_the_loaded_reader(embeddings) -> None:
+    from qa.service import build_service
+    from qa.settings import Settings
+
+    service = build_service(Settings(), embeddings)
+    reader = service.short_answerer
+    assert service.variant(top_k=3).short_answerer is reader
+    assert service.variant(engine="sentence").variant(top_k=2).short_answerer is None
+    assert service.variant(llm_threads=3).short_answerer is not reader
