@@ -17,6 +17,7 @@ from qa.metrics import (
     f1_score,
     percentile,
     reciprocal_rank,
+    short_answer_right,
     spans_overlap,
     strip_markers,
 )
@@ -101,11 +102,6 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
         total_citations=len(good),
     )
     return record
-
-
-def short_answer_right(short: str, golds: list[str]) -> bool:
-    """A shown short answer is right when it holds a normalised gold answer, or F1 >= 0.5."""
-    return bool(contains_answer(short, golds)) or f1_score(short, golds) >= 0.5
 
 
 def _supports(quote: str, source: str, start: int, end: int, question: EvalQuestion) -> bool:

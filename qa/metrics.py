@@ -61,6 +61,11 @@ def contains_answer(text: str, golds: Sequence[str]) -> float:
     )
 
 
+def short_answer_right(short: str, golds: Sequence[str]) -> bool:
+    """A short answer is right when it holds a normalised gold answer, or its F1 is >= 0.5."""
+    return bool(contains_answer(short, golds)) or f1_score(short, golds) >= 0.5
+
+
 def reciprocal_rank(hits: Sequence[bool]) -> float:
     """1/rank of the first hit, 0 if none."""
     return next((1.0 / (i + 1) for i, hit in enumerate(hits) if hit), 0.0)

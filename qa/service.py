@@ -106,7 +106,7 @@ class QAService:
             "retrieve": round((retrieved - started) * 1000, 1),
             "answer": round((time.perf_counter() - retrieved) * 1000, 1),
         }
-        if self.short_answerer and answer.citations and not answer.generated:
+        if self.short_answerer and answer.citations:
             self.add_short_answer(answer)
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer

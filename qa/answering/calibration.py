@@ -14,6 +14,12 @@ import numpy as np
 PARAMS = Path(__file__).with_name("params.json")
 
 
+def rows(features: list[dict[str, float]], names: list[str]) -> np.ndarray:
+    """Feature dicts as a matrix, one row each, columns in the order of `names`."""
+    table = np.array([[f[name] for name in names] for f in features], dtype=float)
+    return table.reshape(len(features), len(names))
+
+
 @dataclass(frozen=True)
 class Scorer:
     """P(label) for rows of features, and the threshold chosen for showing a result."""
@@ -37,8 +43,7 @@ class Scorer:
 
     def score(self, features: list[dict[str, float]]) -> np.ndarray:
         """Calibrated probability of each feature dict (the scorer's own features are read)."""
-        rows = np.array([[f[name] for name in self.features] for f in features], dtype=float)
-        return self.probability(rows.reshape(len(features), len(self.features)))
+        return self.probability(rows(features, self.features))
 
     def to_dict(self) -> dict:
         """The JSON form kept in params.json."""

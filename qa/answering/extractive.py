@@ -53,17 +53,17 @@ class Ranking:
 
     found: list[Candidate]
     question: dict[str, float]
+    idf: dict[str, float]  # of the query's terms, looked up once per question
 
 
 def question_features(
-    question: str, query: str, found: list[Candidate], lexical: LexicalIndex
+    question: str, found: list[Candidate], idf: dict[str, float], lexical: LexicalIndex
 ) -> dict[str, float]:
     """What says whether the corpus answers at all, from the best candidate (found[0])."""
     best = found[0]
-    idf = lexical.idf(terms(query))
     total = sum(idf.values()) or 1.0
     window = f"{best.previous} {best.text} {best.following}"
-    weights = term_weights(query, lexical)
+    weights = term_weights(idf)
     missing = [w for word, w in idf.items() if coverage({word: 1.0}, window) == 0.0]
     kind = question_type(question)
     return {
@@ -95,12 +95,13 @@ def rank(
         return None
     sentences = np.array(embeddings.embed_documents([c.text for c in found]))
     dense = sentences @ np.array(embeddings.embed_query(query))  # embedded by retrieval
-    add_features(question, query, found, dense, term_weights(query, lexical))
+    idf = lexical.idf(terms(query))
+    add_features(question, query, found, dense, term_weights(idf))
     if sentence_scorer is not None:
         for cand, p in zip(found, sentence_scorer.score([c.features for c in found]), strict=True):
             cand.probability = float(p)
         found.sort(key=lambda c: c.probability, reverse=True)
-    return Ranking(found, question_features(question, query, found, lexical))
+    return Ranking(found, question_features(question, found, idf, lexical), idf)
 
 
 def best_span(

@@ -136,9 +136,8 @@ def coverage(weights: dict[str, float], text: str) -> float:
     return sum(w for word, w in weights.items() if stem(word) in present) / total
 
 
-def term_weights(query: str, lexical: LexicalIndex) -> dict[str, float]:
-    """IDF of each query term; a term the corpus never uses weighs as the rarest term."""
-    idf = lexical.idf(terms(query))
+def term_weights(idf: dict[str, float]) -> dict[str, float]:
+    """Each query term's IDF; a term the corpus never uses weighs as the rarest term."""
     rarest = max(idf.values(), default=1.0) or 1.0
     return {word: weight or rarest * 1.5 for word, weight in idf.items()}
 
@@ -201,8 +200,3 @@ def add_features(
             "first_in_passage": float(cand.position == 0),
             "log_words": float(np.log(len(cand.text.split()))),
         }
-
-
-def matrix(found: list[Candidate], names: list[str]) -> np.ndarray:
-    """The candidates' features as rows, columns in the order of `names`."""
-    return np.array([[c.features[n] for n in names] for c in found], dtype=float)

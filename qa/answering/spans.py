@@ -189,8 +189,3 @@ def add_span_features(
         span.features["reader_confidence"] = span.features["from_reader"] * max(
             span.features["reader_logprob"], -5.0
         )
-
-
-def matrix(spans: list[Span]) -> np.ndarray:
-    """The spans' features as rows, in SPAN_FEATURES order."""
-    return np.array([[s.features[n] for n in SPAN_FEATURES] for s in spans], dtype=float)

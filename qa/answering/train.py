@@ -26,12 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.answering.calibration import PARAMS, Scorer
+from qa.answering.calibration import rows as feature_rows
 from qa.answering.extractive import QUESTION_FEATURES, Ranking, question_features, rank
-from qa.answering.sentences import SENTENCE_FEATURES, matrix
+from qa.answering.sentences import SENTENCE_FEATURES
 from qa.answering.spans import SPAN_FEATURES, add_span_features, span_candidates
-from qa.answering.spans import matrix as span_matrix
 from qa.errors import InputError
-from qa.metrics import contains_answer, f1_score
+from qa.metrics import contains_answer, exact_match, f1_score, short_answer_right
 from qa.settings import Settings
 
 SCRIPT_VERSION = 1
@@ -176,7 +176,9 @@ def precision_threshold(probabilities: np.ndarray, correct: np.ndarray, target: 
 def train_sentences(examples: list[Example]) -> tuple[Scorer, dict]:
     """The sentence scorer; candidates re-sorted by their out-of-fold probability."""
     answerable = [e for e in examples if e.in_corpus and e.answers]
-    rows = np.vstack([matrix(e.ranking.found, SENTENCE_FEATURES) for e in answerable])
+    rows = feature_rows(
+        [c.features for e in answerable for c in e.ranking.found], SENTENCE_FEATURES
+    )
     labels = np.array(
         [contains_answer(c.text, e.answers) for e in answerable for c in e.ranking.found]
     )
@@ -188,7 +190,7 @@ def train_sentences(examples: list[Example]) -> tuple[Scorer, dict]:
             cand.probability = float(next(fold_scores))
     for example in examples:
         if not (example.in_corpus and example.answers):  # no label: the final model scores it
-            probabilities = scorer.probability(matrix(example.ranking.found, SENTENCE_FEATURES))
+            probabilities = scorer.score([c.features for c in example.ranking.found])
             for cand, p in zip(example.ranking.found, probabilities, strict=True):
                 cand.probability = float(p)
         example.ranking.found.sort(key=lambda c: c.probability, reverse=True)
@@ -200,7 +202,7 @@ def train_answerable(examples: list[Example]) -> tuple[Scorer, dict]:
     """The refusal scorer, with a threshold that refuses few answerable questions."""
     for example in examples:
         example.ranking.question = question_features(
-            example.question, example.question, example.ranking.found, example.lexical
+            example.question, example.ranking.found, example.ranking.idf, example.lexical
         )
     rows = np.array([[e.ranking.question[n] for n in QUESTION_FEATURES] for e in examples])
     labels = np.array([float(e.in_corpus and bool(e.answers)) for e in examples])
@@ -233,7 +235,7 @@ def train_spans(examples: list[Example], reader, progress: bool) -> tuple[Scorer
             continue
         add_span_features(example.question, best.text, spans, proposal, best.probability)
         per_question.append((example, spans, len(rows)))
-        rows.extend(span_matrix(spans))
+        rows.extend(feature_rows([s.features for s in spans], SPAN_FEATURES))
         labels.extend(float(f1_score(s.text, example.answers) >= 0.5) for s in spans)
         groups.extend(example.article for _ in spans)
     scorer, out_of_fold = fit(np.array(rows), np.array(labels), np.array(groups), SPAN_FEATURES)
@@ -242,10 +244,8 @@ def train_spans(examples: list[Example], reader, progress: bool) -> tuple[Scorer
         scores = out_of_fold[first : first + len(spans)]
         pick = spans[int(np.argmax(scores))].text
         best_p.append(float(scores.max()))
-        correct.append(
-            contains_answer(pick, example.answers) or f1_score(pick, example.answers) >= 0.5
-        )
-        exact.append(float(any(_norm(pick) == _norm(a) for a in example.answers)))
+        correct.append(short_answer_right(pick, example.answers))
+        exact.append(exact_match(pick, example.answers))
     best_p, correct = np.array(best_p), np.array(correct, dtype=float)
     threshold = precision_threshold(best_p, correct, SPAN_PRECISION)
     shown = best_p >= threshold
@@ -257,12 +257,6 @@ def train_spans(examples: list[Example], reader, progress: bool) -> tuple[Scorer
         "best_span_exact": round(float(np.mean(exact)), 4),
     }
     return replace(scorer, threshold=threshold), figures
-
-
-def _norm(text: str) -> str:
-    from qa.metrics import normalize_answer
-
-    return normalize_answer(text)
 
 
 def train(
