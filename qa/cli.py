@@ -201,9 +201,12 @@ def train(data: Path, output: Path | None) -> None:
 
     if not data.is_file():
         raise InputError(f"no training file at {data} (give --data)")
-    result = learn(make_service().settings, data, output or PARAMS)
+    target = output or PARAMS
+    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
+        raise InputError(f"cannot write {target}: {target.parent} is not a writable folder")
+    result = learn(make_service().settings, data, target)
     click.echo(json.dumps(result["out_of_fold"], indent=1))
-    click.echo(f"wrote {output or PARAMS} ({result['seconds']} s)")
+    click.echo(f"wrote {target} ({result['seconds']} s)")
 
 
 @main.command(name="eval")

@@ -107,3 +107,7 @@ def test_train_names_a_bad_file(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not a SQuAD 2.0 training file" in result.stderr
     missing = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "none.json")])
     assert missing.exit_code == 2 and "no training file" in missing.stderr
+    unwritable = CliRunner().invoke(
+        main, ["train", "--data", str(bad), "--output", str(tmp_path / "no" / "p.json")]
+    )
+    assert unwritable.exit_code == 2 and "not a writable folder" in unwritable.stderr

@@ -299,5 +299,8 @@ def train(
             "span": span.to_dict(),
         },
     }
-    output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    try:
+        output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from None
     return result
