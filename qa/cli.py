@@ -253,25 +253,27 @@ def evaluate(
 
 def print_answer(service: Any, question: str, history: list[str]) -> Answer:
     """Print a generative answer's tokens as they arrive, then the checked answer."""
-    streamed = []
+    streamed, answer = [], None
     for event in service.stream(question, history):
         if isinstance(event, str):
             streamed.append(event)
             click.echo(event, nl=False)
-            continue
-        if streamed:
-            click.echo()
-            if event.ungrounded:
-                click.echo("qa: the generated answer cites no passage; the extractive answer:")
-                click.echo(format_answer(event.extractive))
-                return event
-            if event.text != "".join(streamed).strip():
-                click.echo(f"checked: {event.text}")
-            click.echo(format_answer(event, with_text=False))
         else:
-            click.echo(format_answer(event))
-        return event
-    raise AssertionError("the service yielded no answer")
+            answer = event  # the extractive engine yields its answer again with a short answer
+    if answer is None:
+        raise AssertionError("the service yielded no answer")
+    if not streamed:
+        click.echo(format_answer(answer))
+        return answer
+    click.echo()
+    if answer.ungrounded:
+        click.echo("qa: the generated answer cites no passage; the extractive answer:")
+        click.echo(format_answer(answer.extractive))
+        return answer
+    if answer.text != "".join(streamed).strip():
+        click.echo(f"checked: {answer.text}")
+    click.echo(format_answer(answer, with_text=False))
+    return answer
 
 
 def format_answer(answer: Answer, with_text: bool = True) -> str:

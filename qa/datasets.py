@@ -25,7 +25,8 @@ FIELDS = {"id": str, "question": str, "answers": list}
 OPTIONAL = {"unanswerable": bool, "turns": list, "evidence": str}
 
 
-def _parse_line(line: str, where: str) -> EvalQuestion:
+def _parse_line(line: str, where: str) -> EvalQuestion | None:
+    """The line's question; None for a 👎 vote without a correction (nothing to score)."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -43,6 +44,8 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
     if not all(isinstance(a, str) for a in data["answers"] + data.get("turns", [])):
         raise InputError(f"{where}: 'answers' and 'turns' must hold strings")
     if not data["answers"] and not data.get("unanswerable"):
+        if data.get("feedback") == "down":
+            return None
         raise InputError(f"{where}: 'answers' is empty; mark the question \"unanswerable\": true")
     return EvalQuestion(**{k: v for k, v in data.items() if k in FIELDS or k in OPTIONAL})
 
@@ -53,13 +56,15 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot read question file {path}: {exc}") from None
-    questions = [
+    parsed = [
         _parse_line(line, f"{path}, line {number}")
         for number, line in enumerate(lines, 1)
         if line.strip()
     ]
+    questions = [question for question in parsed if question is not None]
     if not questions:
-        raise InputError(f"question file {path} holds no questions")
+        uncorrected = " (only 👎 votes without a correction)" if parsed else ""
+        raise InputError(f"question file {path} holds no questions{uncorrected}")
     ids = [q.id for q in questions]
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)

@@ -45,21 +45,26 @@ class IngestReport:
 
 
 def ingest(
-    settings: Settings, embeddings: Embeddings, progress: bool | None = None
+    settings: Settings,
+    embeddings: Embeddings,
+    progress: bool | None = None,
+    allow_empty: bool = False,
 ) -> IngestReport:
     """Bring the index in step with the corpus folder; only new or changed chunks are embedded.
 
     >>> ingest(Settings(corpus_dir=Path("corpus")), load_embeddings()).summary()  # doctest: +SKIP
     'indexed 1 file(s), 6 chunk(s): 6 added, 0 unchanged, 0 removed, 0 file(s) skipped'
+
+    `allow_empty` lets an emptied corpus empty the index (the UI's delete of the last file).
     """
     from filelock import FileLock, Timeout
 
-    if not corpus_files(settings.corpus_dir):
+    if not corpus_files(settings.corpus_dir) and not allow_empty:
         kinds = ", ".join(SUPPORTED_SUFFIXES)
         raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
     report = IngestReport()
     documents = list(load_corpus(settings.corpus_dir, report.skipped, settings.max_file_bytes))
-    if not documents:
+    if not documents and not allow_empty:
         raise CorpusError(f"no readable file in {settings.corpus_dir} ({_skipped_text(report)})")
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
     chunks = [chunk for document in documents for chunk in chunk_document(document, splitter)]

@@ -107,18 +107,25 @@ class LexicalIndex:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def search(self, query: str, k: int) -> list[Document]:
-        """The `k` best chunks for `query` by BM25, best first."""
+    def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[Document]:
+        """The `k` best chunks for `query` by BM25, best first; only from `sources` if given."""
         words = terms(query)
         if not words:
             return []
         match = " OR ".join(f'"{word}"' for word in words)
+        scope, values = "", []
+        if sources:
+            scope = (
+                " AND rowid IN (SELECT rowid FROM chunks WHERE json_extract(metadata, '$.source')"
+                f" IN ({', '.join('?' * len(sources))}))"
+            )
+            values = list(sources)
         with self._lock:
             rows = self._db.execute(  # rank first, then read only the k rows kept
                 "SELECT c.id, c.text, c.metadata FROM (SELECT rowid, bm25(chunks_fts) AS score"
-                " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?) f"
+                f" FROM chunks_fts WHERE chunks_fts MATCH ?{scope} ORDER BY score LIMIT ?) f"
                 " JOIN chunks c ON c.rowid = f.rowid ORDER BY f.score",
-                (match, k),
+                (match, *values, k),
             ).fetchall()
         return [
             Document(id=id_, page_content=text, metadata=json.loads(meta))
@@ -159,10 +166,11 @@ class LexicalRetriever(BaseRetriever):
 
     index: LexicalIndex
     k: int = 20
+    sources: list[str] | None = None
 
     model_config = {"arbitrary_types_allowed": True}
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        return self.index.search(query, self.k)
+        return self.index.search(query, self.k, self.sources)

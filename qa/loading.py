@@ -1,6 +1,7 @@
 """Corpus files -> LangChain Documents, one per file, with the text their extractor gives."""
 
 import functools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,20 +101,58 @@ def _extract_cached(path: Path, mtime_ns: int, size: int) -> str:
         return ""
 
 
-def add_to_corpus(paths: list[Path], corpus_dir: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Copy supported files into the corpus; a name already taken gets a numbered suffix."""
+@dataclass(frozen=True)
+class Upload:
+    """A file placed in the corpus: "added", "replaced" (the old one kept in the trash) or
+    "unchanged" (the corpus already held these bytes)."""
+
+    path: Path
+    status: str
+
+
+def add_to_corpus(
+    paths: list[Path], corpus_dir: Path, trash_dir: Path, max_bytes: int | None = None
+) -> tuple[list[Upload], list[SkippedFile]]:
+    """Place readable files in the corpus under their own names; a changed file replaces the
+    old version, which moves to `trash_dir`. Nothing unreadable or hidden enters the corpus,
+    and nothing is written through a symbolic link."""
     import shutil
 
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    added, rejected = [], []
+    uploads, rejected = [], []
     for path in paths:
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            kinds = ", ".join(SUPPORTED_SUFFIXES)
-            rejected.append(SkippedFile(path.name, f"unsupported file type (qa reads {kinds})"))
-            continue
-        target, n = corpus_dir / path.name, 1
-        while target.exists() and target.read_bytes() != path.read_bytes():
-            target, n = corpus_dir / f"{path.stem}-{n}{path.suffix}", n + 1
-        shutil.copyfile(path, target)
-        added.append(target)
-    return added, rejected
+        target = corpus_dir / path.name
+        if problem := _upload_problem(path, target, max_bytes):
+            rejected.append(SkippedFile(path.name, problem))
+        elif target.is_file() and target.read_bytes() == path.read_bytes():
+            uploads.append(Upload(target, "unchanged"))
+        elif target.exists():
+            trash_dir.mkdir(parents=True, exist_ok=True)
+            shutil.move(target, trash_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{target.name}")
+            shutil.copyfile(path, target)
+            uploads.append(Upload(target, "replaced"))
+        else:
+            shutil.copyfile(path, target)
+            uploads.append(Upload(target, "added"))
+    return uploads, rejected
+
+
+def _upload_problem(path: Path, target: Path, max_bytes: int | None) -> str | None:
+    """Why an uploaded file cannot go into the corpus as `target`; None if it can."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return f"unsupported file type (qa reads {', '.join(SUPPORTED_SUFFIXES)})"
+    if path.name.startswith("."):
+        return "its name starts with '.', and hidden files are not indexed; rename it"
+    if target.is_symlink():
+        return f"{target} is a symbolic link; qa does not write through links"
+    if target.exists() and not target.is_file():
+        return f"{target} is a folder"
+    try:
+        load_file(path, path.parent, max_bytes)
+    except UnreadableFile as exc:
+        return str(exc)
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    except Exception as exc:  # a parser's own failure
+        return f"it could not be read ({type(exc).__name__})"
+    return None

@@ -12,17 +12,25 @@ FOLLOW_UP_WORDS = frozenset(
 
 
 def hybrid_retriever(
-    store: HybridStore, k: int, fetch_k: int, lexical_weight: float = 0.6
+    store: HybridStore,
+    k: int,
+    fetch_k: int,
+    lexical_weight: float = 0.6,
+    sources: list[str] | None = None,
 ) -> Runnable[str, list[Document]]:
     """A runnable from query text to the `k` best passages, by LangChain's RRF ensemble.
 
     The dense and BM25 searches run at once (RunnableParallel runs branches in threads, and
     both release the GIL), then their lists are fused by the ensemble's weighted RRF.
+    `sources` limits both searches to those files (a metadata filter in each).
     """
     from langchain_classic.retrievers import EnsembleRetriever
 
-    dense = store.dense.as_retriever(search_kwargs={"k": fetch_k})
-    lexical = LexicalRetriever(index=store.lexical, k=fetch_k)
+    search_kwargs: dict = {"k": fetch_k}
+    if sources:
+        search_kwargs["filter"] = {"source": {"$in": list(sources)}}
+    dense = store.dense.as_retriever(search_kwargs=search_kwargs)
+    lexical = LexicalRetriever(index=store.lexical, k=fetch_k, sources=sources)
     ensemble = EnsembleRetriever(
         retrievers=[dense, lexical], weights=[1 - lexical_weight, lexical_weight]
     )

@@ -16,7 +16,7 @@ from qa.errors import BackendError, InputError, NotIndexedError
 from qa.generation import answer_chain, condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
 from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
-from qa.loading import SkippedFile, add_to_corpus
+from qa.loading import SkippedFile, Upload, add_to_corpus, source_text
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
@@ -85,16 +85,27 @@ class QAService:
             return None
         return chat_model(self.settings)
 
-    def ask(self, question: str, history: list[str] | None = None) -> Answer:
-        """Answer `question`; `history` holds the earlier user turns of the conversation."""
-        *_, answer = self.stream(question, history)
+    def ask(
+        self, question: str, history: list[str] | None = None, sources: list[str] | None = None
+    ) -> Answer:
+        """Answer `question`; `history` holds the earlier user turns of the conversation, and
+        `sources` the indexed files to search (None: all)."""
+        *_, answer = self.stream(question, history, sources)
         return answer
 
-    def stream(self, question: str, history: list[str] | None = None) -> Iterator[str | Answer]:
-        """Yield a generative engine's tokens as they come, then the checked Answer."""
+    def stream(
+        self, question: str, history: list[str] | None = None, sources: list[str] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield what can be shown as soon as it is known; the last event is the final Answer.
+
+        The extractive engine yields its cited sentence first and the same answer again once
+        the short answer is decided; a generative engine yields its tokens, then the checked
+        Answer. `sources` limits the search to those indexed files (None: all of them).
+        """
         question = self.validate(question)
         history = [self.validate(turn) for turn in history or []]
-        model, retriever, answerer = self.chat_model, self.retriever, self.answerer
+        model, answerer = self.chat_model, self.answerer
+        retriever = self.scoped_retriever(sources) if sources else self.retriever
         started = time.perf_counter()
         query = self.condense(question, history) if model and history else None
         query = query or contextual_query(question, history)
@@ -107,11 +118,22 @@ class QAService:
             "answer": round((time.perf_counter() - retrieved) * 1000, 1),
         }
         if self.short_answerer and answer.citations:
+            yield answer  # the cited sentence now; the short answer follows
             self.add_short_answer(answer)
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer
             return
         yield from self.generate(model, question, passages, answer)
+
+    def scoped_retriever(self, sources: list[str]) -> Runnable:
+        """The retriever over only the named indexed files."""
+        known = {d["source"] for d in self.documents()}
+        if unknown := sorted(set(sources) - known):
+            raise InputError(f"not an indexed document: {', '.join(unknown)}")
+        settings = self.settings
+        return hybrid_retriever(
+            self.store, settings.top_k, settings.fetch_k, settings.lexical_weight, sources
+        )
 
     def condense(self, question: str, history: list[str]) -> str | None:
         """The follow-up rewritten as a standalone question by the language model."""
@@ -193,24 +215,71 @@ class QAService:
         except NotIndexedError:
             return []
 
-    def add_files(self, paths: list[Path]) -> tuple[list[Path], list[SkippedFile], IngestReport]:
-        """Copy files into the corpus and index them; files qa cannot read are not kept."""
-        added, rejected = add_to_corpus(paths, self.settings.corpus_dir)
-        report = self.ingest(progress=True) if added else IngestReport()
-        unreadable = {Path(skipped.path) for skipped in report.skipped}
-        for path in set(added) & unreadable:
-            path.unlink()  # the user's own file is untouched; only our copy goes
-        return [p for p in added if p not in unreadable], rejected, report
+    @property
+    def trash_dir(self) -> Path:
+        """Where replaced and deleted documents are kept (nothing a user adds is lost)."""
+        return self.settings.index_dir / "trash"
 
-    def ingest(self, progress: bool | None = None) -> IngestReport:
+    def add_files(self, paths: list[Path]) -> tuple[list[Upload], list[SkippedFile], IngestReport]:
+        """Place files in the corpus and index them; files qa cannot read never enter it."""
+        settings = self.settings
+        uploads, rejected = add_to_corpus(
+            paths, settings.corpus_dir, self.trash_dir, settings.max_file_bytes
+        )
+        changed = any(upload.status != "unchanged" for upload in uploads)
+        report = self.ingest(progress=True) if changed else IngestReport()
+        return uploads, rejected, report
+
+    def delete_document(self, source: str) -> IngestReport:
+        """Move an indexed file to the trash and remove its chunks, as `qa ingest` would."""
+        if source not in {d["source"] for d in self.documents()}:
+            raise InputError(f"not an indexed document: {source}")
+        path = self.settings.corpus_dir / source
+        if path.is_file() and not path.is_symlink():
+            self.trash_dir.mkdir(parents=True, exist_ok=True)
+            path.rename(self.trash_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}")
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        return self.ingest(progress=False, allow_empty=True)
+
+    def document_text(self, source: str) -> tuple[str, str]:
+        """An indexed document's title and text, as its citations' offsets count it."""
+        titles = {d["source"]: d["title"] for d in self.documents()}
+        if source not in titles:
+            raise InputError(f"not an indexed document: {source}")
+        return titles[source], source_text(self.settings.corpus_dir / source)
+
+    def ingest(self, progress: bool | None = None, allow_empty: bool = False) -> IngestReport:
         """Bring the index in step with the corpus folder."""
-        report = ingest(self.settings, self.embeddings, progress)
+        report = ingest(self.settings, self.embeddings, progress, allow_empty)
         for name in ("store", "retriever", "answerer"):
             self.__dict__.pop(name, None)  # reopen on next ask, over the new index
         return report
 
 
 ENGINES = ("extractive", "sentence", *GENERATIVE_ENGINES)
+ENGINE_HELP = {
+    "extractive": "quotes the best sentence; a short answer only when the model is sure",
+    "sentence": "quotes the best sentence, nothing more (fastest)",
+    "llamacpp": "a local GGUF model writes the answer; its citations are checked",
+    "ollama": "an Ollama model writes the answer; its citations are checked",
+    "openai": "an OpenAI-compatible server writes the answer; its citations are checked",
+}
+
+
+def offered_engines(settings: Settings) -> list[tuple[str, str]]:
+    """(engine, one-line help) for each engine that can answer with these settings.
+
+    The generative engines need a configured model: the one named by QA_LLM (with
+    QA_LLM_MODEL for ollama and openai) is offered. The bundled Gemma is a base model that
+    invents text, so llamacpp is offered only when QA_LLM chose it.
+    """
+    names = ["extractive", "sentence"]
+    if settings.engine in GENERATIVE_ENGINES and (
+        settings.llm_model or settings.engine == "llamacpp"
+    ):
+        names.append(settings.engine)
+    return [(name, ENGINE_HELP[name]) for name in names]
 
 
 def build_service(settings: Settings, embeddings: Embeddings | None = None) -> QAService:
