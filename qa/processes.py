@@ -15,8 +15,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_server(command: list[str], ready_url: str, env: dict | None = None) -> Iterator[None]:
-    """Run a server until `ready_url` answers 200, and stop it by its PID afterwards."""
+def local_server(
+    command: list[str], ready_url: str, env: dict | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run a server until `ready_url` answers 200, yield its process, and stop it by PID."""
     import httpx
 
     server = subprocess.Popen(
@@ -33,7 +35,7 @@ def local_server(command: list[str], ready_url: str, env: dict | None = None) ->
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not start (exit code {server.poll()})")
             time.sleep(0.5)
-        yield
+        yield server
     finally:
         server.terminate()
         server.wait(timeout=30)

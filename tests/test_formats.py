@@ -133,7 +133,7 @@ def test_instructions_in_a_document_are_only_quoted(mixed_corpus: Path) -> None:
     CliRunner().invoke(main, ["ingest"])
     from qa.service import build_service
     from qa.settings import Settings
-    from qa.ui import render_answer
+    from qa.ui.render import render_answer
 
     answer = build_service(Settings()).ask("What should be revealed according to the instructions?")
     assert not answer.refused and "Ignore previous instructions" in answer.citations[0].quote
@@ -141,7 +141,7 @@ def test_instructions_in_a_document_are_only_quoted(mixed_corpus: Path) -> None:
     answer.citations[0] = answer.citations[0].__class__(
         **{**answer.citations[0].__dict__, "quote": "<script>alert(1)</script>"}
     )
-    assert "<script>" not in render_answer(answer)
+    assert "<script>" not in render_answer(answer, mixed_corpus)
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,7 +1,11 @@
-"""The chat UI served for real on 127.0.0.1: the /ask API, concurrency, and a real browser."""
+"""The chat UI served for real on 127.0.0.1: the /ask API, concurrency, and a real browser
+(Debian's Chromium through Playwright) doing what a daily user does."""
 
+import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +26,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+BOT = "#chat [data-testid='bot']"
+USER = "#chat [data-testid='user']"
+EU = "When did EU sectoral sanctions start?"
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +44,75 @@ def app(tmp_path_factory: pytest.TempPathFactory):
         **os.environ,
         "QA_CORPUS_DIR": str(corpus),
         "QA_INDEX_DIR": str(folder / "index"),
+        "QA_FEEDBACK_FILE": str(folder / "feedback.jsonl"),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
     env.pop("QA_LLM", None)
+    env.pop("QA_ENGINE", None)
     url = f"http://127.0.0.1:{port}/"
-    with local_server([sys.executable, "-m", "qa", "serve", "--port", str(port)], url, env):
-        yield url, corpus
+    command = [sys.executable, "-m", "qa", "serve", "--port", str(port)]
+    with local_server(command, url, env) as server:
+        yield {"url": url, "corpus": corpus, "folder": folder, "env": env, "pid": server.pid}
 
 
-def ask(url: str, question: str) -> dict:
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: apt-get install -y chromium (.ci/run does this)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(app, browser):
+    """A fresh browser profile (its own stored conversations) on the app."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app["url"][:-1])
+    page = context.new_page()
+    page.goto(app["url"], wait_until="load")
+    page.locator("#welcome").get_by_text("indexed").first.wait_for(timeout=30000)
+    yield page
+    context.close()
+
+
+def ask_api(url: str, question: str, history: list[str] | None = None) -> dict:
     from gradio_client import Client
 
-    return Client(url, verbose=False).predict(question, None, api_name="/ask")
+    return Client(url, verbose=False).predict(question, history, None, api_name="/ask")
+
+
+def ask_ui(page, question: str) -> str:
+    """Type a question, press Ask, and return the finished reply's text."""
+    before = page.locator(BOT).count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    return last_reply(page, before)
+
+
+def last_reply(page, before: int) -> str:
+    page.wait_for_function(
+        "([bot, n]) => document.querySelectorAll(bot).length > n"
+        " && !document.querySelector('#chat .qa-pending')",
+        arg=[BOT, before],
+        timeout=60000,
+    )
+    return page.locator(BOT).last.inner_text()
+
+
+def open_settings(page) -> None:
+    page.get_by_text("Settings", exact=True).click()
+    page.locator("#top-k input[data-testid='number-input']").wait_for()
 
 
 def test_ask_endpoint_returns_the_cli_json(app) -> None:
-    url, corpus = app
-    data = ask(url, "When did EU sectoral sanctions start?")
+    data = ask_api(app["url"], EU)
     assert set(data) == ANSWER_KEYS
     assert data["short_answer"] in (None, "25 June") and not data["refused"]
     citation = data["citations"][0]
@@ -64,13 +121,12 @@ def test_ask_endpoint_returns_the_cli_json(app) -> None:
         Path(citation["source"]).read_text(encoding="utf-8")[citation["start"] : citation["end"]]
         == citation["quote"]
     )
-    assert "error" in ask(url, "   ")
+    assert "error" in ask_api(app["url"], "   ")
 
 
 def test_ten_simultaneous_users_get_their_own_answers(app) -> None:
-    url, _ = app
     questions = {
-        "When did EU sectoral sanctions start?": "25 June",
+        EU: "25 June",
         "How many entities are affected by the EU's individual sanctions?": "15 entities",
         "Who came second in the election?": "Tikhanovskaya",
         "Which agency quotes Lukashenko?": "BelTA",
@@ -82,7 +138,9 @@ def test_ten_simultaneous_users_get_their_own_answers(app) -> None:
         "What do Lukashenko's opponents stall?": "initiatives",
     }
     with ThreadPoolExecutor(max_workers=10) as pool:
-        answers = dict(zip(questions, pool.map(lambda q: ask(url, q), questions), strict=True))
+        answers = dict(
+            zip(questions, pool.map(lambda q: ask_api(app["url"], q), questions), strict=True)
+        )
     for question, expected in questions.items():
         data = answers[question]
         assert data["question"] == question
@@ -92,61 +150,278 @@ def test_ten_simultaneous_users_get_their_own_answers(app) -> None:
             assert expected in data["citations"][0]["quote"], (question, data["answer"])
 
 
-def test_browser_chat_citation_and_upload(app) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_a_follow_up_is_answered_in_the_ui_as_through_the_api(app, page) -> None:
+    first = ask_ui(page, EU)
+    assert "25 June" in first
+    follow_up = "How many people are on that list?"
+    reply = ask_ui(page, follow_up)
+    expected = ask_api(app["url"], follow_up, [EU])
+    assert not expected["refused"] and expected["citations"][0]["quote"] in reply
+    assert "Not in the documents" not in reply
+    page.locator(BOT).last.locator("summary").first.click()
+    page.screenshot(path=ARTIFACTS / "ui-follow-up.png", full_page=True)
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: apt-get install -y chromium (.ci/run does this)")
-    url, corpus = app
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(url, wait_until="load")
-        page.locator("#question textarea").fill("When did EU sectoral sanctions start?")
-        page.locator("#ask").click()
-        expect(page.locator("#chat").get_by_text("25 June").first).to_be_visible(timeout=60000)
-        page.locator("#chat summary").first.click()
-        expect(page.locator("#chat mark").first).to_contain_text("came into force on 25 June")
-        page.screenshot(path=ARTIFACTS / "ui-answer.png", full_page=True)
 
-        page.locator("#question textarea").fill("   ")
-        page.locator("#ask").click()
-        expect(page.locator("#chat").get_by_text("the question is empty")).to_be_visible()
+def test_rejected_questions_never_enter_the_conversation(page) -> None:
+    box, ask = page.locator("#question textarea"), page.locator("#ask")
+    assert not ask.is_enabled()  # nothing typed yet
+    assert box.get_attribute("maxlength") == "2000"
+    box.fill("   ")
+    page.wait_for_timeout(300)
+    assert not ask.is_enabled()
+    box.press("Enter")  # the server refuses it too, in one line, and posts nothing
+    page.locator("#question-status").get_by_text("the question is empty").wait_for()
+    assert page.locator(USER).count() == 0 and box.input_value() == "   "
+    long = (EU + " ") * 60
+    box.fill(long)
+    assert len(box.input_value()) == 2000  # the box stops at the limit
+    page.locator("#counter").get_by_text("2000 / 2000").wait_for()
+    reply = ask_ui(page, long[:1990])  # accepted, so it becomes history...
+    assert "25 June" in reply
+    reply = ask_ui(page, "Who came second in the election?")  # ...and the next one still works
+    assert "Tikhanovskaya" in reply and "characters long" not in reply
+    assert page.locator(USER).count() == 2
 
-        page.get_by_role("tab", name="Documents").click()
-        upload = ARTIFACTS / "penguins.md"
-        upload.write_text("# Penguin notes\n\nEmperor penguins breed in the Antarctic winter.\n")
-        bad = ARTIFACTS / "scan.pdf"
-        bad.write_bytes(b"%PDF-1.4 not really")
-        unsupported = ARTIFACTS / "slides.pptx"
-        unsupported.write_bytes(b"PK not a deck")
-        page.locator("#upload input[type=file]").set_input_files(
-            [str(upload), str(bad), str(unsupported)]
+
+def test_questions_and_quotes_show_exactly_as_written(app, page) -> None:
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    question = "What is <img src=x onerror=alert(1)> *Form-7* [x](http://evil.example/q)?"
+    ask_ui(page, question)
+    assert page.locator(USER).last.inner_text().strip() == question
+    assert page.locator("#chat img").count() == 0
+    assert not [url for url in requests if url.endswith("/x") or "evil.example" in url]
+
+    page.get_by_role("tab", name="Documents").click()
+    upload = ARTIFACTS / "registry.md"
+    upload.write_text(
+        "# Registry rules\n\nApplicants file *Form-7* with [the registry](http://evil.example/x) "
+        "before 1 March.\n"
+    )
+    page.locator("#upload input[type=file]").set_input_files([str(upload)])
+    page.wait_for_timeout(1000)
+    page.locator("#add").click()
+    page.locator("#upload-status").get_by_text("Added registry.md").wait_for(timeout=60000)
+    page.get_by_role("tab", name="Chat").click()
+    reply = ask_ui(page, "Which form do applicants file with the registry?")
+    assert "*Form-7* with [the registry](http://evil.example/x)" in reply
+    assert page.locator("#chat a[href*='evil']").count() == 0
+    with page.expect_popup() as opened:
+        page.locator(BOT).last.locator("summary").first.click()
+        page.locator(BOT).last.get_by_text("open the document at this quote").click()
+    document = opened.value
+    document.wait_for_load_state()
+    assert "*Form-7*" in document.locator("#cited").inner_text()
+    assert document.locator("a").count() == 0
+
+
+def test_uploads_say_what_happened_and_every_session_sees_the_corpus(app, page, browser) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    status = page.locator("#upload-status")
+    page.locator("#add").click()
+    status.get_by_text("Choose files first").wait_for()
+    assert all(kind in status.inner_text() for kind in (".txt", ".md", ".pdf", ".html", ".docx"))
+    penguins = ARTIFACTS / "penguins.md"
+    penguins.write_text("# Penguin notes\n\nEmperor penguins breed in the Antarctic winter.\n")
+    hidden = ARTIFACTS / ".hidden.md"
+    hidden.write_text("# Hidden\n\nNot indexed.\n")
+    bad = ARTIFACTS / "scan.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    unsupported = ARTIFACTS / "slides.pptx"
+    unsupported.write_bytes(b"PK not a deck")
+    files = [str(p) for p in (penguins, hidden, bad, unsupported)]
+    page.locator("#upload input[type=file]").set_input_files(files)
+    page.wait_for_timeout(1000)
+    page.locator("#add").click()
+    status.get_by_text("Added penguins.md").wait_for(timeout=60000)
+    for text in ("scan.pdf: it is not a readable PDF", "slides.pptx: unsupported file type"):
+        assert text in status.inner_text()
+    assert ".hidden.md: its name starts with '.'" in status.inner_text()
+    assert (app["corpus"] / "penguins.md").is_file() and not (app["corpus"] / "scan.pdf").exists()
+    assert not (app["corpus"] / ".hidden.md").exists()
+    page.locator("#upload input[type=file]").set_input_files([str(penguins)])
+    page.wait_for_timeout(1000)
+    page.locator("#add").click()
+    status.get_by_text("penguins.md is already in the corpus, unchanged").wait_for(timeout=60000)
+    assert "Added" not in status.inner_text()
+
+    other = browser.new_page()  # another session, opened after the upload
+    other.goto(app["url"], wait_until="load")
+    other.get_by_role("tab", name="Documents").click()
+    other.locator("#documents").get_by_text("Penguin notes").wait_for(timeout=30000)
+    other.get_by_role("tab", name="Chat").click()
+    other.locator("#welcome").get_by_text("document(s)").wait_for()
+    count = len([p for p in app["corpus"].iterdir() if not p.name.startswith(".")])
+    assert f"{count} document(s)" in other.locator("#welcome").inner_text()
+    other.close()
+
+
+def test_a_scoped_question_cites_only_the_chosen_document_and_delete_removes_one(app, page) -> None:
+    penguins = ARTIFACTS / "penguins2.md"
+    penguins.write_text("# Penguin diet\n\nEmperor penguins eat fish and krill.\n")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(penguins)])
+    page.wait_for_timeout(1000)
+    page.locator("#add").click()
+    page.locator("#upload-status").get_by_text("Added penguins2.md").wait_for(timeout=60000)
+    page.get_by_role("tab", name="Chat").click()
+    open_settings(page)
+    page.locator("#scope input").click()
+    page.get_by_role("option", name="Penguin diet (penguins2.md)").click()
+    page.keyboard.press("Escape")
+    reply = ask_ui(page, EU)
+    assert "belarus" not in reply.lower() and "in 1 document(s)" in reply
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#doomed input").click()
+    page.get_by_role("option", name="Penguin diet (penguins2.md)").click()
+    page.locator("#delete").click()
+    page.locator("#upload-status").get_by_text("Deleted penguins2.md").wait_for(timeout=60000)
+    assert not (app["corpus"] / "penguins2.md").exists()
+    data = ask_api(app["url"], "What do emperor penguins eat?")
+    assert all("penguins2" not in c["source"] for c in data["citations"])
+
+
+def test_settings_show_in_the_answer_and_memory_stays_flat(app, page) -> None:
+    def rss_mb() -> float:
+        status = Path(f"/proc/{app['pid']}/status").read_text()
+        return (
+            int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]) / 1024
         )
-        page.wait_for_timeout(1000)
-        page.locator("#add").click()
-        status = page.locator("#upload-status")
-        expect(status).to_contain_text("Added penguins.md", timeout=60000)
-        expect(status).to_contain_text("scan.pdf: it is not a readable PDF")
-        expect(status).to_contain_text("slides.pptx: unsupported file type")
-        expect(page.get_by_text("Penguin notes")).to_be_visible()
-        page.screenshot(path=ARTIFACTS / "ui-documents.png", full_page=True)
-        assert (corpus / "penguins.md").is_file() and not (corpus / "scan.pdf").exists()
 
-        page.get_by_role("tab", name="Chat").click()
-        page.locator("#question textarea").fill("When do emperor penguins breed?")
-        page.locator("#ask").click()
-        expect(page.locator("#chat").get_by_text("Antarctic winter").first).to_be_visible(
-            timeout=60000
-        )
-        page.screenshot(path=ARTIFACTS / "ui-upload-answer.png", full_page=True)
-        browser.close()
+    ask_ui(page, EU)
+    open_settings(page)
+    number = page.locator("#top-k input[data-testid='number-input']")
+    engine = page.locator("#engine input")
+    start = rss_mb()
+    for change in range(10):
+        top_k = [1, 5, 10][change % 3]
+        number.fill(str(top_k))
+        number.press("Enter")
+        engine.click()
+        name = "sentence" if change % 2 else "extractive"
+        page.get_by_role("option", name=f"{name}:").click()
+        page.wait_for_timeout(300)
+        reply = ask_ui(page, EU)
+        assert f"{name} engine · top {top_k} passages" in reply, reply
+        searched = int(re.search(r"Searched (\d+) passage", reply).group(1))
+        assert searched == top_k if top_k <= 5 else searched <= top_k
+    assert rss_mb() - start < 100, (start, rss_mb())
+
+
+def test_conversations_survive_a_reload_and_can_be_managed(page) -> None:
+    ask_ui(page, EU)
+    page.reload(wait_until="load")
+    page.locator(USER).first.wait_for(timeout=30000)
+    assert page.locator(USER).first.inner_text().strip() == EU
+    page.locator("#new").click()
+    page.wait_for_function(f'() => document.querySelectorAll("{USER}").length === 0')
+    ask_ui(page, "Who came second in the election?")
+    page.locator("#conversation input").click()
+    options = page.get_by_role("option")
+    assert options.count() == 2
+    page.get_by_role("option", name=EU).click()
+    page.wait_for_function(
+        "([user, q]) => [...document.querySelectorAll(user)].some(m => m.innerText.trim() === q)",
+        arg=[USER, EU],
+    )
+    page.get_by_text("Rename or delete this conversation").click()
+    page.locator("#rename-box textarea").fill("Sanctions")
+    page.locator("#rename").click()
+    page.locator("#conversation input").wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#conversation input').value === 'Sanctions'"
+    )
+    page.locator("#forget").click()
+    page.wait_for_function(
+        "([user, q]) => [...document.querySelectorAll(user)].every(m => m.innerText.trim() !== q)",
+        arg=[USER, EU],
+    )
+    page.reload(wait_until="load")
+    page.locator(USER).first.wait_for(timeout=30000)
+    assert page.locator(USER).first.inner_text().strip() == "Who came second in the election?"
+
+
+def test_a_thumbs_down_with_a_correction_becomes_a_scored_question(app, page) -> None:
+    question = "How many packages of individual sanctions has the EU introduced?"
+    ask_ui(page, question)
+    page.locator(BOT).last.hover()
+    page.get_by_role("button", name="Dislike").last.click()
+    page.locator("#correction textarea").fill("four")
+    page.locator("#save-correction").click()
+    page.locator("#question-status").get_by_text("Correction saved").wait_for(timeout=30000)
+    votes = [
+        json.loads(line) for line in (app["folder"] / "feedback.jsonl").read_text().splitlines()
+    ]
+    vote = next(v for v in votes if v["question"] == question)
+    assert vote["answers"] == ["four"] and vote["feedback"] == "down"
+    assert vote["answer_given"]["citations"], vote
+    results = app["folder"] / "results"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "eval",
+            str(app["folder"] / "feedback.jsonl"),
+            "--engine",
+            "sentence",
+            "--results-dir",
+            str(results),
+        ],
+        env=app["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    scored = json.loads(next(results.glob("feedback-sentence-*.json")).read_text())
+    assert scored["metrics"]["questions"] >= 1
+
+
+def test_examples_come_from_the_documents_and_ask_at_once(page) -> None:
+    examples = page.locator("#examples")
+    examples.get_by_text("Lukashenko").first.wait_for()
+    examples.get_by_text("Lukashenko").first.click()
+    reply = last_reply(page, 0)
+    assert "[1]" in reply and "Not in the documents" not in reply
+
+
+def test_copy_gives_the_text_people_see(page) -> None:
+    ask_ui(page, EU)
+    page.get_by_role("button", name="Copy last answer").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "came into force on 25 June" in copied
+    assert "<" not in copied and "**" not in copied and "&#" not in copied
+
+
+def test_dark_mode_and_a_phone_screen_stay_readable(app, browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(app["url"] + "?__theme=dark", wait_until="load")
+    reply = ask_ui(page, EU)
+    assert "25 June" in reply
+    page.locator(BOT).last.locator("summary").first.click()
+    ratio = page.locator("#chat mark").first.evaluate(CONTRAST_JS)
+    assert ratio >= 4.5, ratio
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=ARTIFACTS / "ui-dark-phone.png", full_page=True)
+    context.close()
+
+
+CONTRAST_JS = """m => {
+  const rgb = c => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const s = getComputedStyle(m);
+  const [a, b] = [lum(rgb(s.color)), lum(rgb(s.backgroundColor))].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
 
 
 def test_a_taken_port_is_one_clear_line(seed_corpus: Path) -> None:
     import socket
-    import subprocess
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     with socket.socket() as taken:

@@ -1,196 +1,213 @@
-"""The Gradio chat UI. It builds the interface and calls the service; nothing else.
+"""The Gradio app: the Chat and Documents tabs over one service, the `/ask` API, and a
+`/document` page that opens a cited file at its quote.
 
->>> build_ui(build_service(Settings())).launch()  # doctest: +SKIP
+>>> serve(build_service(Settings()), "127.0.0.1", 7860)  # doctest: +SKIP
 """
 
 import html
-from collections.abc import Iterator
-from datetime import datetime
-from pathlib import Path
+import socket
 
 import gradio as gr
 
 from qa.errors import BackendError, QAError
-from qa.schema import Answer, Citation
-from qa.service import ENGINES, QAService
+from qa.service import QAService
+from qa.ui.chat import ChatHandlers, engine_choices
+from qa.ui.documents import DocumentHandlers
+from qa.ui.render import document_page
 
-EXAMPLES = [
-    "When did EU sectoral sanctions start?",
-    "How many individuals are on the EU list?",
-    "Who came second in the election?",
-    "Who is the president of France?",
-]
-CSS = ".qa-cite summary { cursor: pointer; font-weight: 600; } mark { background: #ffe58a; }"
-
-
-def render_answer(answer: Answer) -> str:
-    """Markdown for the chat: short answer, text with [n] markers, then each cited passage."""
-    if answer.refused:
-        return f"**Not in the documents.** {answer.text}"
-    parts = []
-    if answer.ungrounded and answer.extractive:
-        parts.append(
-            f"_Generated, but it cites no passage:_ {html.escape(answer.text)}\n\n"
-            "**Extractive answer:**"
-        )
-        answer = answer.extractive
-    head = f"**{html.escape(answer.short_answer)}**: " if answer.short_answer else ""
-    if not answer.sure:
-        head = "_Not sure: the closest the documents come is_ "
-    parts.append(head + html.escape(answer.text))
-    parts += [render_citation(c, answer) for c in answer.citations]
-    return "\n\n".join(parts)
-
-
-def render_citation(citation: Citation, answer: Answer) -> str:
-    """A collapsible passage whose summary is the clickable [n], the quote highlighted."""
-    passage = next(
-        (
-            p
-            for p in answer.passages
-            if p.source == citation.source and p.start <= citation.start and citation.end <= p.end
-        ),
-        None,
-    )
-    if passage is None:
-        body = f"<mark>{html.escape(citation.quote)}</mark>"
-    else:
-        a, b = citation.start - passage.start, citation.end - passage.start
-        body = (
-            html.escape(passage.text[:a])
-            + f"<mark>{html.escape(passage.text[a:b])}</mark>"
-            + html.escape(passage.text[b:])
-        )
-    where = f"{html.escape(Path(citation.source).name)}, characters {citation.start}-{citation.end}"
-    where += f", page {citation.page}" if citation.page else ""
-    return (
-        f'<details class="qa-cite"><summary>[{citation.n}] {html.escape(citation.title)}'
-        f" ({where})</summary><blockquote>{body}</blockquote></details>"
-    )
-
-
-def user_turns(history: list[dict]) -> list[str]:
-    """The earlier questions of the conversation."""
-    return [str(m["content"]) for m in history if m.get("role") == "user"]
-
-
-def documents_table(service: QAService) -> list[list]:
-    """Rows for the documents panel."""
-    return [
-        [
-            d["title"],
-            d["source"],
-            d["chunks"],
-            datetime.fromtimestamp(d["indexed_at"]).strftime("%Y-%m-%d %H:%M")
-            if d["indexed_at"]
-            else "",
-        ]
-        for d in service.documents()
-    ]
-
-
-class ChatUI:
-    """Event handlers over one service; engine and passage count apply to the next question."""
-
-    def __init__(self, service: QAService) -> None:
-        self.service = service
-        self.variants: dict[tuple[str, int], QAService] = {}
-
-    def service_for(self, engine: str, top_k: int) -> QAService:
-        key = (engine, int(top_k))
-        if key not in self.variants:
-            self.variants[key] = self.service.variant(engine=engine, top_k=int(top_k))
-        return self.variants[key]
-
-    def respond(self, message: str, history: list[dict], engine: str, top_k: int) -> Iterator:
-        history = [*history, {"role": "user", "content": message}]
-        yield history, ""
-        streamed = ""
-        try:
-            service = self.service_for(engine, top_k)
-            for event in service.stream(message, user_turns(history[:-1])):
-                streamed = streamed + event if isinstance(event, str) else render_answer(event)
-                yield [*history, {"role": "assistant", "content": streamed}], ""
-        except QAError as exc:
-            yield [*history, {"role": "assistant", "content": f"⚠️ {exc}"}], ""
-        except Exception as exc:  # a failing backend must not take the conversation down
-            message = f"⚠️ the answer failed: {type(exc).__name__}: {exc}"
-            yield [*history, {"role": "assistant", "content": message}], ""
-
-    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):  # noqa: B008
-        if not files:
-            return "Choose .txt or .md files first.", documents_table(self.service)
-        try:
-            added, rejected, report = self.service.add_files([Path(f) for f in files])
-        except QAError as exc:
-            return f"⚠️ {exc}", documents_table(self.service)
-        self.variants.clear()  # they reopen the index on the next question
-        lines = [f"Added {', '.join(p.name for p in added) or 'nothing'}. {report.summary()}"]
-        lines += [f"⚠️ {Path(s.path).name}: {s.reason}" for s in [*rejected, *report.skipped]]
-        return "\n\n".join(lines), documents_table(self.service)
-
-    def api_ask(self, question: str, history: list[str] | None = None) -> dict:
-        """The same JSON object as `qa ask --json`."""
-        try:
-            return self.service.ask(question, history or []).to_dict()
-        except QAError as exc:
-            return {"question": question, "error": str(exc)}
+CSS = """
+.qa-cite summary, .qa-passages summary { cursor: pointer; font-weight: 600; }
+.qa-passages summary { font-weight: 400; opacity: 0.8; }
+mark { background: #ffe58a; color: #1f2328; }
+.qa-pending { opacity: 0.7; font-style: italic; }
+#question-status, #counter { min-height: 0; }
+"""
+COPY_JS = """() => {
+  const replies = document.querySelectorAll("#chat [data-testid='bot']");
+  const text = replies.length ? replies[replies.length - 1].innerText.trim() : "";
+  if (text) navigator.clipboard.writeText(text);
+}"""
 
 
 def build_ui(service: QAService) -> gr.Blocks:
     """The chat, documents and settings panels, and the `/ask` API endpoint."""
-    handlers = ChatUI(service)
+    chat = ChatHandlers(service)
+    docs = DocumentHandlers(service, chat)
+    limit = service.settings.max_question_chars
     with gr.Blocks(title="qa") as demo:
+        state = gr.BrowserState(None, storage_key="qa-conversations")
+        voted = gr.State(None)
         gr.Markdown("# qa\nAsk the documents in the corpus. Every answer cites its passages.")
         with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(height=520, label="Conversation", elem_id="chat")
+            welcome = gr.Markdown(elem_id="welcome")
+            with gr.Row():
+                conversation = gr.Dropdown(
+                    label="Conversation", choices=[], scale=3, elem_id="conversation"
+                )
+                new = gr.Button("New conversation", scale=1, elem_id="new")
+            copy = gr.Button("Copy last answer", size="sm", render=False)
+            chatbot = gr.Chatbot(height=520, label="Conversation", elem_id="chat", buttons=[copy])
+            with gr.Row(visible=False, elem_id="correction-row") as correction_row:
+                correction = gr.Textbox(
+                    label="The right answer", scale=4, elem_id="correction", max_length=500
+                )
+                save = gr.Button("Save correction", scale=1, elem_id="save-correction")
             question = gr.Textbox(
-                placeholder="Ask a question…", label="Question", elem_id="question"
+                placeholder="Ask a question…",
+                label="Question",
+                elem_id="question",
+                max_length=limit,
+                lines=1,
+                max_lines=6,
             )
             with gr.Row():
-                send = gr.Button("Ask", variant="primary", elem_id="ask")
-                gr.ClearButton([chatbot, question], value="New conversation")
-            gr.Examples(EXAMPLES, inputs=question)
+                counter = gr.Markdown(f"0 / {limit}", elem_id="counter")
+                status = gr.Markdown(elem_id="question-status")
+            with gr.Row():
+                send = gr.Button(
+                    "Ask", variant="primary", elem_id="ask", interactive=False, scale=4
+                )
+                stop = gr.Button("Stop", elem_id="stop", scale=1)
+            examples = gr.Dataset(
+                components=[gr.Textbox(visible=False)],
+                samples=[],
+                label="Try",
+                elem_id="examples",
+                visible=False,
+            )
             with gr.Accordion("Settings", open=False):
-                engine = gr.Dropdown(list(ENGINES), value=service.settings.engine, label="Engine")
-                top_k = gr.Slider(1, 20, value=service.settings.top_k, step=1, label="Passages")
+                engine = gr.Dropdown(
+                    engine_choices(service),
+                    value=service.settings.engine,
+                    label="Engine",
+                    elem_id="engine",
+                )
+                top_k = gr.Slider(
+                    1, 20, value=service.settings.top_k, step=1, label="Passages", elem_id="top-k"
+                )
+                scope = gr.Dropdown(
+                    [],
+                    multiselect=True,
+                    label="Search only in (empty: every document)",
+                    elem_id="scope",
+                )
+            with gr.Accordion("Rename or delete this conversation", open=False):
+                with gr.Row():
+                    title = gr.Textbox(label="New name", scale=3, elem_id="rename-box")
+                    rename = gr.Button("Rename", scale=1, elem_id="rename")
+                forget = gr.Button("Delete this conversation", variant="stop", elem_id="forget")
         with gr.Tab("Documents"):
             table = gr.Dataframe(
-                documents_table(service),
                 label="Indexed documents",
                 headers=["title", "file", "chunks", "indexed"],
                 interactive=False,
+                elem_id="documents",
             )
             files = gr.File(
                 file_count="multiple",
-                label="Add documents (.txt, .md, .pdf, .html, .docx)",
+                label="Add or replace documents (.txt, .md, .pdf, .html, .docx)",
                 elem_id="upload",
             )
             add = gr.Button("Add to corpus and index", elem_id="add")
-            status = gr.Markdown(elem_id="upload-status")
-        inputs = [question, chatbot, engine, top_k]
-        send.click(handlers.respond, inputs, [chatbot, question], api_visibility="private")
-        question.submit(handlers.respond, inputs, [chatbot, question], api_visibility="private")
-        add.click(handlers.upload, [files], [status, table], api_visibility="private")
-        gr.api(handlers.api_ask, api_name="ask")
+            with gr.Row():
+                doomed = gr.Dropdown([], label="Document", scale=3, elem_id="doomed")
+                delete = gr.Button("Delete from corpus", variant="stop", elem_id="delete")
+            doc_status = gr.Markdown(elem_id="upload-status")
+
+        corpus_views = [doc_status, table, doomed, scope, welcome, examples]
+        answer_out = [chatbot, question, status, state]
+        answer_in = [state, engine, top_k, scope]
+        private = {"api_visibility": "private"}
+        asked = [
+            send.click(chat.respond, [question, *answer_in], answer_out, **private),
+            question.submit(chat.respond, [question, *answer_in], answer_out, **private),
+            examples.click(chat.ask_example, [examples, *answer_in], answer_out, **private),
+            chatbot.retry(chat.retry, answer_in, answer_out, **private),
+        ]
+        listing = [conversation]
+        for event in asked:
+            event.then(lambda s: chat.show(s)[1], [state], listing, **private)
+        stop.click(chat.stop, [state], [chatbot, state], cancels=asked, **private)
+        chatbot.clear(chat.clear, [state], [chatbot, state], **private)
+        chatbot.undo(chat.undo, [state], [chatbot, question, state], **private)
+        question.change(
+            chat.count, [question], [counter, send], queue=False, show_progress="hidden", **private
+        )
+        chatbot.like(
+            chat.vote, [state], [correction_row, correction, voted, status, state], **private
+        )
+        save.click(
+            chat.correct,
+            [correction, voted, state],
+            [correction_row, correction, status, state],
+            **private,
+        )
+        shown = [chatbot, conversation, state]
+        conversation.input(chat.switch, [conversation, state], shown, **private)
+        new.click(chat.new, [state], shown, **private)
+        forget.click(chat.delete, [state], shown, **private)
+        rename.click(chat.rename, [title, state], [*shown, title], **private)
+        copy.click(None, js=COPY_JS, **private)
+        add.click(docs.upload, [files], [*corpus_views, files], **private)
+        delete.click(docs.delete, [doomed], corpus_views, **private)
+        demo.load(chat.show, [state], shown, **private)
+        demo.load(docs.refresh, None, corpus_views, **private)
+        gr.api(api_ask(service), api_name="ask")
     return demo
 
 
+def api_ask(service: QAService):
+    """The `/ask` endpoint over `service`."""
+
+    def ask(
+        question: str, history: list[str] | None = None, sources: list[str] | None = None
+    ) -> dict:
+        """The same JSON object as `qa ask --json`; `sources` limits the search to those files."""
+        try:
+            return service.ask(question, history or [], sources or None).to_dict()
+        except QAError as exc:
+            return {"question": question, "error": str(exc)}
+
+    return ask
+
+
+def document_route(service: QAService):
+    """GET /document?source=&start=&end=: an indexed file with the cited span highlighted."""
+    from fastapi.responses import HTMLResponse
+
+    def document(source: str, start: int = 0, end: int = 0) -> HTMLResponse:
+        try:
+            title, text = service.document_text(source)
+        except QAError as exc:
+            return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=404)
+        return HTMLResponse(document_page(title, text, start, end))
+
+    return document
+
+
 def serve(service: QAService, host: str, port: int) -> None:
-    """Launch the app; blocks until interrupted."""
-    demo = build_ui(service)
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    try:
-        demo.launch(
-            server_name=host,
-            server_port=port,
-            ssr_mode=False,
-            css=CSS,
-            theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),
-            footer_links=[],
-        )
-    except OSError as exc:  # the port is taken, or the address is not this machine's
+    """Serve the app on host:port until interrupted."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    try:  # bind first, so a taken port is one clear line rather than a server's log
+        sock = socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
         raise BackendError(
             f"cannot serve on {host}:{port}: the port is taken or the address is not this "
             "machine's (set --port/QA_PORT or --host/QA_HOST)"
         ) from exc
+    app = FastAPI()
+    app.get("/document", include_in_schema=False)(document_route(service))
+    demo = build_ui(service)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    app = gr.mount_gradio_app(
+        app,
+        demo,
+        path="",
+        css=CSS,
+        theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),
+        footer_links=[],
+        ssr_mode=False,
+    )
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

@@ -1,0 +1,84 @@
+"""The Documents tab's handlers: the indexed files, upload, replace and delete."""
+
+import html
+from datetime import datetime
+from pathlib import Path
+
+import gradio as gr
+
+from qa.errors import QAError
+from qa.formats import SUPPORTED_SUFFIXES
+from qa.service import QAService
+from qa.ui.chat import ChatHandlers
+
+ADDED = {
+    "added": "Added {}.",
+    "replaced": "Replaced {} (the old version is in {}).",
+    "unchanged": "{} is already in the corpus, unchanged.",
+}
+
+
+class DocumentHandlers:
+    """Every handler returns the same outputs, so that each view of the corpus stays current:
+    status, table, the delete choice, the chat's scope choice, the welcome text, examples."""
+
+    def __init__(self, service: QAService, chat: ChatHandlers) -> None:
+        self.service = service
+        self.chat = chat
+
+    def refresh(self, status: str = "") -> tuple:
+        documents = self.service.documents()
+        rows = [
+            [
+                d["title"],
+                d["source"],
+                d["chunks"],
+                datetime.fromtimestamp(d["indexed_at"]).strftime("%Y-%m-%d %H:%M")
+                if d["indexed_at"]
+                else "",
+            ]
+            for d in documents
+        ]
+        names = [(f"{d['title']} ({d['source']})", d["source"]) for d in documents]
+        return (
+            status,
+            rows,
+            gr.Dropdown(choices=names, value=None),
+            gr.Dropdown(choices=names),
+            *self.chat.welcome(),
+        )
+
+    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):  # noqa: B008
+        """The corpus views, then the file picker emptied once its files are placed."""
+        if not files:
+            kinds = ", ".join(SUPPORTED_SUFFIXES)
+            return *self.refresh(f"Choose files first: qa reads {kinds}."), gr.skip()
+        try:
+            uploads, rejected, report = self.service.add_files([Path(f) for f in files])
+        except QAError as exc:
+            return *self.refresh(f"⚠️ {html.escape(str(exc))}"), gr.skip()
+        self.chat.reopen()
+        trash = self.service.trash_dir
+        lines = [ADDED[u.status].format(html.escape(u.path.name), trash) for u in uploads]
+        if not any(u.status != "unchanged" for u in uploads):
+            lines.append("Nothing new was added.")
+        else:
+            lines.append(f"Index: {report.summary()}.")
+        lines += [
+            f"⚠️ {html.escape(Path(s.path).name)}: {html.escape(s.reason)}"
+            for s in [*rejected, *report.skipped]
+        ]
+        return *self.refresh("\n\n".join(lines)), None
+
+    def delete(self, source: str | None):
+        if not source:
+            return self.refresh("Choose a document to delete first.")
+        try:
+            report = self.service.delete_document(source)
+        except QAError as exc:
+            return self.refresh(f"⚠️ {html.escape(str(exc))}")
+        self.chat.reopen()
+        return self.refresh(
+            f"Deleted {html.escape(source)}: it is no longer cited (the file is kept in "
+            f"{self.service.trash_dir}). Index: {report.summary()}."
+        )
