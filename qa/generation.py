@@ -47,10 +47,7 @@ def format_passages(passages: list[Document]) -> str:
     return "\n\n".join(blocks)
 
 
-def answer_chain(model: BaseChatModel):
-    """LCEL: {passages, question} -> prompt -> chat model -> text (streamable)."""
-    prompt = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", HUMAN)])
-    return prompt | model | StrOutputParser()
+ANSWER_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", HUMAN)])
 
 
 def condense_chain(model: BaseChatModel):
@@ -103,6 +100,18 @@ def cite(n: int, passage: Document, claim: str, corpus_dir: Path) -> Citation:
     return Citation(n, str(source), meta.get("title", ""), start, end, quote, page_at(meta, start))
 
 
-def stream_tokens(chain, passages: list[Document], question: str) -> Iterator[str]:
-    """The model's answer, token by token."""
-    yield from chain.stream({"passages": format_passages(passages), "question": question})
+def stream_tokens(
+    model: BaseChatModel, passages: list[Document], question: str
+) -> Iterator[str]:
+    """The model's answer, token by token; closing this stops the model at once.
+
+    The model is streamed directly rather than through `prompt | model | parser`: closing an
+    LCEL sequence's stream makes langchain_core read the rest of each step's input for
+    tracing, so a stopped answer would keep generating to its end.
+    """
+    messages = ANSWER_PROMPT.invoke(
+        {"passages": format_passages(passages), "question": question}
+    )
+    for chunk in model.stream(messages):
+        if chunk.text:
+            yield chunk.text

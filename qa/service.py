@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable
 from qa.answering import REFUSAL, ExtractiveAnswerer
 from qa.answering.reader import ShortAnswerer
 from qa.errors import BackendError, InputError, NotIndexedError
-from qa.generation import answer_chain, condense_chain, ground, is_refusal, stream_tokens
+from qa.generation import condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
 from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
 from qa.loading import SkippedFile, Upload, add_to_corpus, source_text
@@ -150,7 +150,7 @@ class QAService:
         """Stream the model's answer, then check its citations against the passages."""
         started, tokens = time.perf_counter(), []
         with llm_errors(self.settings):
-            for token in stream_tokens(answer_chain(model), passages, question):
+            for token in stream_tokens(model, passages, question):
                 tokens.append(token)
                 yield token
                 if time.perf_counter() - started > self.settings.llm_timeout:

@@ -379,6 +379,50 @@ def test_a_thumbs_down_with_a_correction_becomes_a_scored_question(app, page) ->
     assert scored["metrics"]["questions"] >= 1
 
 
+def test_undo_and_retry_act_on_the_last_turn(page) -> None:
+    ask_ui(page, "Who came second in the election?")
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_function(f'() => document.querySelectorAll("{USER}").length === 0')
+    assert page.locator("#question textarea").input_value() == "Who came second in the election?"
+    ask_ui(page, EU)
+    page.get_by_role("button", name="Retry").click()
+    reply = last_reply(page, 0)
+    assert "25 June" in reply and page.locator(USER).count() == 1
+
+
+def test_stop_ends_the_answer_on_the_server(app, browser) -> None:
+    """A streamed generative answer (the bundled model, asked for a long text) is stopped:
+    the chat says so and the server's CPU goes idle, instead of generating to the end."""
+    port = free_port()
+    env = {**app["env"], "QA_LLM": "llamacpp", "QA_LLM_MAX_TOKENS": "1000"}
+    url = f"http://127.0.0.1:{port}/"
+    command = [sys.executable, "-m", "qa", "serve", "--port", str(port)]
+    with local_server(command, url, env) as server:
+        page = browser.new_page()
+        page.goto(url, wait_until="load")
+        page.locator("#question textarea").fill(
+            "Write a long essay on the sanctions against Belarus."
+        )
+        page.locator("#ask").click()
+        page.wait_for_function(
+            "bot => { const m = document.querySelectorAll(bot);"
+            " return m.length && m[m.length - 1].innerText.length > 20; }",
+            arg=BOT,
+            timeout=120000,
+        )
+        page.locator("#stop").click()
+        page.locator(BOT).last.get_by_text("Stopped.").wait_for(timeout=30000)
+        before = cpu_seconds(server.pid)
+        page.wait_for_timeout(3000)
+        assert cpu_seconds(server.pid) - before < 1.0  # generating would take a whole core
+        page.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_examples_come_from_the_documents_and_ask_at_once(page) -> None:
     examples = page.locator("#examples")
     examples.get_by_text("Lukashenko").first.wait_for()

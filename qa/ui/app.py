@@ -127,7 +127,8 @@ def build_ui(service: QAService) -> gr.Blocks:
         listing = [conversation]
         for event in asked:
             event.then(lambda s: chat.show(s)[1], [state], listing, **private)
-        stop.click(chat.stop, [state], [chatbot, state], cancels=asked, **private)
+        stopping = stop.click(None, cancels=asked, **private)  # closes the answer's generator
+        stopping.then(chat.stop, [state], [chatbot, state], **private)
         chatbot.clear(chat.clear, [state], [chatbot, state], **private)
         chatbot.undo(chat.undo, [state], [chatbot, question, state], **private)
         question.change(

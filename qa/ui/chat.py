@@ -66,7 +66,7 @@ class ChatHandlers:
                 else:
                     streamed += event
                     turn["reply"] = render_stream(streamed)
-                yield convs.messages(conversation), gr.skip(), gr.skip(), gr.skip()
+                yield convs.messages(conversation), gr.skip(), gr.skip(), state
             turn["reply"] = render_answer(
                 answer, service.settings.corpus_dir, line + timing(answer)
             )
