@@ -73,26 +73,37 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 
 def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
-    """Write each SQuAD paragraph as one file of `corpus_dir`; return its questions."""
+    """Write each SQuAD paragraph as one file of `corpus_dir`; return its questions.
+
+    Reads the shared sample's shape (`articles`, answers as strings) and the official one
+    (`data`, answers as `{"text", "answer_start"}`, SQuAD 2.0's `is_impossible`).
+    """
     try:
-        articles = json.loads(path.read_text(encoding="utf-8"))["articles"]
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles = data["articles"] if "articles" in data else data["data"]
         paragraphs = [
             (article["title"], index, paragraph)
             for article in articles
             for index, paragraph in enumerate(article["paragraphs"])
         ]
-    except (OSError, UnicodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{path} is not a SQuAD-format file ({exc})") from None
-    questions = []
-    for title, index, paragraph in paragraphs:
-        name = f"{re.sub(r'[^A-Za-z0-9]+', '_', title)}-{index:03d}.txt"
-        (corpus_dir / name).write_text(paragraph["context"], encoding="utf-8")
-        for qa in paragraph["qas"]:
-            questions.append(
-                EvalQuestion(
-                    id=qa["id"], question=qa["question"], answers=qa["answers"], gold_source=name
+        questions = []
+        for title, index, paragraph in paragraphs:
+            name = f"{re.sub(r'[^A-Za-z0-9]+', '_', title)}-{index:03d}.txt"
+            (corpus_dir / name).write_text(paragraph["context"], encoding="utf-8")
+            for qa in paragraph.get("qas", []):
+                answers = [a if isinstance(a, str) else a["text"] for a in qa["answers"]]
+                questions.append(
+                    EvalQuestion(
+                        id=str(qa["id"]),
+                        question=qa["question"],
+                        answers=answers,
+                        unanswerable=bool(qa.get("is_impossible")) or not answers,
+                        gold_source=name,
+                    )
                 )
-            )
+    except (OSError, UnicodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(f"{path} is not a SQuAD-format file ({problem})") from None
     if not questions:
         raise InputError(f"{path} holds no questions")
     return questions

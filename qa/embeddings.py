@@ -204,12 +204,16 @@ def load_embeddings(
     folder = model_folder(model_path)
     cache = (cache_dir or default_cache_dir()) / cache_key(folder)
     onnx_file = cache / "model.onnx"
-    if not onnx_file.is_file():
+    if onnx_file.is_file():
         try:
-            prepare(folder, cache)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise BackendError(
-                f"cannot prepare the embedding model of {folder} in {cache} "
-                f"(QA_MODEL_CACHE_DIR): {exc}"
-            ) from exc
+            return OnnxEmbeddings(onnx_file, folder, threads)
+        except Exception:  # a damaged copy (e.g. truncated by a full disk): build it again
+            onnx_file.unlink(missing_ok=True)
+    try:
+        prepare(folder, cache)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BackendError(
+            f"cannot prepare the embedding model of {folder} in {cache} "
+            f"(QA_MODEL_CACHE_DIR): {exc}"
+        ) from exc
     return OnnxEmbeddings(onnx_file, folder, threads)

@@ -33,3 +33,9 @@ class BackendError(QAError):
     """A model, store or server could not be loaded or reached."""
 
     exit_code = 5
+
+
+class IndexBusyError(QAError):
+    """Another ingest is writing to the same index."""
+
+    exit_code = 7

@@ -1,8 +1,8 @@
 """One text extractor per file type, behind `extract(path)`; offsets index the extracted text.
 
 Libraries: pypdf (pure Python, reads text per page and knows encryption), BeautifulSoup with
-the standard-library parser (drops scripts, styles and navigation; no compiled parser to
-install), python-docx (paragraphs with their styles, so headings stay headings).
+lxml's parser (drops scripts, styles and navigation; linear time, and lxml is already
+installed for python-docx), python-docx (paragraphs with their styles, so headings stay headings).
 """
 
 import logging
@@ -81,7 +81,9 @@ def extract_html(path: Path) -> Extracted:
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
         raise UnreadableFile("it looks like a binary file")
-    soup = BeautifulSoup(raw, "html.parser")
+    # lxml (libxml2) parses in linear time; Python's html.parser is quadratic on inputs such
+    # as many unclosed "<a b=" or "<!--", and would hold an ingest for minutes
+    soup = BeautifulSoup(raw, "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     for tag in soup(BOILERPLATE_TAGS):
         tag.decompose()
@@ -92,23 +94,43 @@ def extract_html(path: Path) -> Extracted:
     return Extracted("\n".join(line for line in lines if line), title or None)
 
 
-def extract_docx(path: Path) -> Extracted:
-    """Paragraph text; headings become Markdown headings so they stay structure."""
+def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
+    """Paragraph text; headings become Markdown headings so they stay structure.
+
+    The unpacked size is checked against `max_bytes` before parsing (a small .docx can hold
+    gigabytes of XML). Styles are looked up by id in one table: python-docx's
+    `paragraph.style` resolves the style part anew for every paragraph, minutes on a long file.
+    """
     import zipfile
 
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import LxmlError
 
+    limit = max_bytes or DEFAULT_MAX_BYTES
+    damaged = "it is not a readable Word file (damaged or not a .docx)"
     try:
+        with zipfile.ZipFile(path) as package:
+            unpacked = sum(member.file_size for member in package.infolist())
+        if unpacked > limit:
+            raise UnreadableFile(
+                f"it unpacks to {unpacked / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB "
+                "limit (QA_MAX_FILE_MB)"
+            )
         document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError):
-        raise UnreadableFile("it is not a readable Word file (damaged or not a .docx)") from None
+        styles = {style.style_id: style.name for style in document.styles}
+        default = document.styles.default(docx.enum.style.WD_STYLE_TYPE.PARAGRAPH)
+    except UnreadableFile:
+        raise
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, LxmlError):
+        raise UnreadableFile(damaged) from None
     lines, title = [], document.core_properties.title or None
+    fallback = default.name if default is not None else ""
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
             continue
-        style = paragraph.style.name if paragraph.style is not None else ""
+        style = styles.get(paragraph._p.style, fallback) or ""
         level = re.fullmatch(r"Heading (\d)", style)
         if style == "Title" or level:
             title = title or text
@@ -128,6 +150,9 @@ EXTRACTORS: dict[str, Callable[[Path], Extracted]] = {
 SUPPORTED_SUFFIXES = tuple(EXTRACTORS)
 
 
+DEFAULT_MAX_BYTES = 50 * 2**20  # QA_MAX_FILE_MB's default, for reads outside an ingest
+
+
 def extract(path: Path, max_bytes: int | None = None) -> Extracted:
     """The extracted text of a supported file; UnreadableFile or OSError explain a failure."""
     size = path.stat().st_size
@@ -138,4 +163,49 @@ def extract(path: Path, max_bytes: int | None = None) -> Extracted:
             f"it is too large ({size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB,"
             " set by QA_MAX_FILE_MB)"
         )
-    return EXTRACTORS[path.suffix.lower()](path)
+    extractor = EXTRACTORS[path.suffix.lower()]
+    return extractor(path, max_bytes) if extractor is extract_docx else extractor(path)
+
+
+PLAIN_SUFFIXES = (".txt", ".md")
+
+
+class Extraction:
+    """Reads files, running the parsers (PDF, HTML, Word) in a worker process with a time
+    budget per file: a file that takes longer is skipped with the reason, and the worker is
+    replaced, so that no single file can hold an ingest (and its lock) for hours.
+
+    >>> with Extraction(60) as read:  # doctest: +SKIP
+    ...     read(Path("corpus/report.pdf"), max_bytes=50 * 2**20).text[:40]
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._pool = None
+
+    def __call__(self, path: Path, max_bytes: int | None = None) -> Extracted:
+        import multiprocessing
+
+        if path.suffix.lower() in PLAIN_SUFFIXES:
+            return extract(path, max_bytes)
+        if self._pool is None:  # spawned, not forked: the parent holds model threads
+            self._pool = multiprocessing.get_context("spawn").Pool(1)
+        try:
+            return self._pool.apply_async(extract, (path, max_bytes)).get(self.seconds)
+        except multiprocessing.TimeoutError:
+            self.close()
+            raise UnreadableFile(
+                f"reading it took over {self.seconds:g} s (QA_EXTRACT_TIMEOUT)"
+            ) from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> "Extraction":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

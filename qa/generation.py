@@ -100,18 +100,14 @@ def cite(n: int, passage: Document, claim: str, corpus_dir: Path) -> Citation:
     return Citation(n, str(source), meta.get("title", ""), start, end, quote, page_at(meta, start))
 
 
-def stream_tokens(
-    model: BaseChatModel, passages: list[Document], question: str
-) -> Iterator[str]:
+def stream_tokens(model: BaseChatModel, passages: list[Document], question: str) -> Iterator[str]:
     """The model's answer, token by token; closing this stops the model at once.
 
     The model is streamed directly rather than through `prompt | model | parser`: closing an
     LCEL sequence's stream makes langchain_core read the rest of each step's input for
     tracing, so a stopped answer would keep generating to its end.
     """
-    messages = ANSWER_PROMPT.invoke(
-        {"passages": format_passages(passages), "question": question}
-    )
+    messages = ANSWER_PROMPT.invoke({"passages": format_passages(passages), "question": question})
     for chunk in model.stream(messages):
         if chunk.text:
             yield chunk.text

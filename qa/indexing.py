@@ -9,7 +9,7 @@ from langchain_core.indexing import RecordManager, index
 from tqdm import tqdm
 
 from qa.chunking import chunk_document, make_splitter
-from qa.errors import CorpusError, QAError
+from qa.errors import BackendError, CorpusError, IndexBusyError, QAError
 from qa.loading import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
 from qa.settings import Settings
 from qa.store import (
@@ -57,49 +57,95 @@ def ingest(
 
     `allow_empty` lets an emptied corpus empty the index (the UI's delete of the last file).
     """
-    from filelock import FileLock, Timeout
-
     if not corpus_files(settings.corpus_dir) and not allow_empty:
         kinds = ", ".join(SUPPORTED_SUFFIXES)
         raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
-    report = IngestReport()
-    documents = list(load_corpus(settings.corpus_dir, report.skipped, settings.max_file_bytes))
-    if not documents and not allow_empty:
+    report, unreachable = IngestReport(), set()
+    documents = list(
+        load_corpus(
+            settings.corpus_dir,
+            report.skipped,
+            settings.max_file_bytes,
+            unreachable,
+            settings.extract_timeout,
+        )
+    )
+    if not documents and not unreachable and not allow_empty:
         raise CorpusError(f"no readable file in {settings.corpus_dir} ({_skipped_text(report)})")
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
     chunks = [chunk for document in documents for chunk in chunk_document(document, splitter)]
     report.files, report.chunks = len(documents), len(chunks)
 
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(settings)
     try:
-        with FileLock(settings.index_dir / "ingest.lock", timeout=0):
-            store, records = open_store(settings, embeddings), record_manager(settings)
-            repair(store, records)
-            reembed = indexed_embedder(settings) != embedder_name(embeddings)
-            if reembed:  # vectors from another model: embed every chunk again
-                records.delete_keys(records.list_keys())
-            show = sys.stderr.isatty() if progress is None else progress
-            with tqdm(total=len(chunks), desc="indexing", unit="chunk", disable=not show) as bar:
-                result = index(
-                    _counted(chunks, bar),
-                    records,
-                    store,
-                    cleanup="full",
-                    source_id_key="source",
-                    batch_size=WRITE_BATCH,
-                    key_encoder="sha256",
-                )
-            # after a full re-embed, chunks of files that left the corpus have no record
-            leftovers = repair(store, records) if reembed else 0
-            record_embedder(settings, embeddings)
-            store.lexical.close()
-    except Timeout:
-        raise QAError(
-            f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
-        ) from None
+        result, leftovers = _write(settings, embeddings, chunks, unreachable, progress)
+    except QAError:
+        raise
+    except Exception as exc:  # Chroma and SQLite raise their own classes, e.g. on a full disk
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise BackendError(
+            f"writing the index in {settings.index_dir} failed ({type(exc).__name__}: {first});"
+            " run `qa ingest` again once the cause is fixed: it resumes where it stopped"
+        ) from exc
+    finally:
+        lock.release()
     report.added = result["num_added"] + result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"] + leftovers
     return report
+
+
+def _lock(settings: Settings):
+    """The index folder's ingest lock, held; one clear line if it cannot be had."""
+    from filelock import FileLock, Timeout
+
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(settings.index_dir / "ingest.lock", timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise IndexBusyError(
+            f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
+        ) from None
+    except OSError as exc:  # a file in the way, a read-only folder
+        raise BackendError(
+            f"cannot write the index in {settings.index_dir} (QA_INDEX_DIR): "
+            f"{(exc.strerror or str(exc)).lower()}"
+        ) from None
+    return lock
+
+
+def _write(
+    settings: Settings,
+    embeddings: Embeddings,
+    chunks: list,
+    unreachable: set[str],
+    progress: bool | None,
+) -> tuple[dict, int]:
+    """Index `chunks` through LangChain's indexing API; the result and leftovers removed."""
+    store, records = open_store(settings, embeddings, claim=True), record_manager(settings)
+    repair(store, records)
+    reembed = indexed_embedder(settings) != embedder_name(embeddings)
+    if reembed:  # vectors from another model: embed every chunk again
+        records.delete_keys(records.list_keys())
+    # recorded before embedding, so an interrupted run resumes rather than starts over
+    record_embedder(settings, embeddings)
+    if not reembed:  # a file that is briefly unreadable keeps its chunks, unchanged
+        chunks = chunks + store.lexical.documents_of(sorted(unreachable))
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(chunks), desc="indexing", unit="chunk", disable=not show) as bar:
+        result = index(
+            _counted(chunks, bar),
+            records,
+            store,
+            cleanup="full",
+            source_id_key="source",
+            batch_size=WRITE_BATCH,
+            key_encoder="sha256",
+        )
+    # after a full re-embed, chunks of files that left the corpus have no record
+    leftovers = repair(store, records) if reembed else 0
+    store.lexical.close()
+    return result, leftovers
 
 
 def repair(store: HybridStore, records: RecordManager) -> int:

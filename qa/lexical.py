@@ -102,6 +102,18 @@ class LexicalIndex:
             for source, title, chunks, when in rows
         ]
 
+    def documents_of(self, sources: Sequence[str]) -> list[Document]:
+        """The chunks held for these source files, in the order they were written."""
+        if not sources:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT text, metadata FROM chunks WHERE json_extract(metadata, '$.source')"
+                f" IN ({', '.join('?' * len(sources))}) ORDER BY rowid",
+                list(sources),
+            ).fetchall()
+        return [Document(page_content=text, metadata=json.loads(meta)) for text, meta in rows]
+
     def count(self) -> int:
         """How many chunks are held."""
         with self._lock:

@@ -2,14 +2,14 @@
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.documents import Document
 
 from qa.errors import CorpusError
-from qa.formats import SUPPORTED_SUFFIXES, UnreadableFile, extract
+from qa.formats import SUPPORTED_SUFFIXES, Extracted, Extraction, UnreadableFile, extract
 
 MAX_TITLE_CHARS = 200
 
@@ -53,9 +53,14 @@ def title_of(text: str, path: Path, title: str | None = None) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
 
 
-def load_file(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> Document:
+def load_file(
+    path: Path,
+    corpus_dir: Path,
+    max_bytes: int | None = None,
+    read: Callable[[Path, int | None], Extracted] = extract,
+) -> Document:
     """One file as a Document whose metadata names its source (relative) and title."""
-    extracted = extract(path, max_bytes)
+    extracted = read(path, max_bytes)
     if not extracted.text.strip():
         raise UnreadableFile(
             "it holds no text (a scanned PDF?)" if extracted.page_starts else "it is empty"
@@ -70,18 +75,56 @@ def load_file(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> Doc
 
 
 def load_corpus(
-    corpus_dir: Path, skipped: list[SkippedFile], max_bytes: int | None = None
+    corpus_dir: Path,
+    skipped: list[SkippedFile],
+    max_bytes: int | None = None,
+    unreachable: set[str] | None = None,
+    seconds_per_file: float = 60,
 ) -> Iterator[Document]:
-    """Yield a Document per readable file; unreadable ones are appended to `skipped`."""
+    """Yield a Document per readable file; the others are appended to `skipped`.
+
+    A file that exists but cannot be opened right now (permissions, I/O) is also added, by
+    its source name, to `unreachable`, so that the index keeps its earlier chunks.
+    """
+    root = corpus_dir.resolve()
+    with Extraction(seconds_per_file) as read:
+        yield from _load_files(corpus_dir, root, skipped, max_bytes, unreachable, read)
+
+
+def _load_files(corpus_dir, root, skipped, max_bytes, unreachable, read) -> Iterator[Document]:
     for path in corpus_files(corpus_dir):
+        if problem := _path_problem(path, root):
+            skipped.append(SkippedFile(str(path), problem))
+            continue
         try:
-            yield load_file(path, corpus_dir, max_bytes)
+            yield load_file(path, corpus_dir, max_bytes, read)
         except UnreadableFile as exc:
             skipped.append(SkippedFile(str(path), str(exc)))
         except OSError as exc:
-            skipped.append(SkippedFile(str(path), (exc.strerror or str(exc)).lower()))
+            reason = (exc.strerror or str(exc)).lower()
+            if unreachable is not None and path.exists():
+                unreachable.add(path.relative_to(corpus_dir).as_posix())
+                reason += "; its earlier chunks are kept"
+            skipped.append(SkippedFile(str(path), reason))
         except Exception as exc:  # a parser's own failure must not stop the other files
             skipped.append(SkippedFile(str(path), f"it could not be read ({type(exc).__name__})"))
+
+
+def _path_problem(path: Path, root: Path) -> str | None:
+    """Why a corpus path must not be indexed: a link leading out of the corpus folder, or a
+    name that is not valid UTF-8 (it could not be stored or cited)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8; rename the file"
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True).relative_to(root)
+        except FileNotFoundError:
+            return "it is a symbolic link to a file that does not exist"
+        except (ValueError, OSError):
+            return "it is a symbolic link to a file outside the corpus folder"
+    return None
 
 
 def source_text(path: Path) -> str:
@@ -97,7 +140,7 @@ def source_text(path: Path) -> str:
 def _extract_cached(path: Path, mtime_ns: int, size: int) -> str:
     try:
         return extract(path).text
-    except (OSError, UnreadableFile):
+    except Exception:  # unreadable now (e.g. a .docx whose XML broke): its quotes are stale
         return ""
 
 
@@ -111,7 +154,11 @@ class Upload:
 
 
 def add_to_corpus(
-    paths: list[Path], corpus_dir: Path, trash_dir: Path, max_bytes: int | None = None
+    paths: list[Path],
+    corpus_dir: Path,
+    trash_dir: Path,
+    max_bytes: int | None = None,
+    seconds_per_file: float = 60,
 ) -> tuple[list[Upload], list[SkippedFile]]:
     """Place readable files in the corpus under their own names; a changed file replaces the
     old version, which moves to `trash_dir`. Nothing unreadable or hidden enters the corpus,
@@ -120,9 +167,13 @@ def add_to_corpus(
 
     corpus_dir.mkdir(parents=True, exist_ok=True)
     uploads, rejected = [], []
-    for path in paths:
+    with Extraction(seconds_per_file) as read:
+        problems = [
+            _upload_problem(path, corpus_dir / path.name, max_bytes, read) for path in paths
+        ]
+    for path, problem in zip(paths, problems, strict=True):
         target = corpus_dir / path.name
-        if problem := _upload_problem(path, target, max_bytes):
+        if problem:
             rejected.append(SkippedFile(path.name, problem))
         elif target.is_file() and target.read_bytes() == path.read_bytes():
             uploads.append(Upload(target, "unchanged"))
@@ -137,7 +188,9 @@ def add_to_corpus(
     return uploads, rejected
 
 
-def _upload_problem(path: Path, target: Path, max_bytes: int | None) -> str | None:
+def _upload_problem(
+    path: Path, target: Path, max_bytes: int | None, read: Extraction
+) -> str | None:
     """Why an uploaded file cannot go into the corpus as `target`; None if it can."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         return f"unsupported file type (qa reads {', '.join(SUPPORTED_SUFFIXES)})"
@@ -148,7 +201,7 @@ def _upload_problem(path: Path, target: Path, max_bytes: int | None) -> str | No
     if target.exists() and not target.is_file():
         return f"{target} is a folder"
     try:
-        load_file(path, path.parent, max_bytes)
+        load_file(path, path.parent, max_bytes, read)
     except UnreadableFile as exc:
         return str(exc)
     except OSError as exc:

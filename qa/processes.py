@@ -38,4 +38,8 @@ def local_server(
         yield server
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # it ignored the request: stop it for sure
+            server.kill()
+            server.wait(timeout=30)

@@ -69,9 +69,15 @@ class QAService:
 
     def validate(self, question: str) -> str:
         """The question stripped, or an InputError saying what is wrong with it."""
+        if question is not None and not isinstance(question, str):
+            raise InputError("the question must be text")
         question = (question or "").strip()
         if not question:
             raise InputError("the question is empty")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("the question is not valid UTF-8 text") from None
         if len(question) > self.settings.max_question_chars:
             raise InputError(
                 f"the question is {len(question)} characters long; the limit is "
@@ -224,7 +230,11 @@ class QAService:
         """Place files in the corpus and index them; files qa cannot read never enter it."""
         settings = self.settings
         uploads, rejected = add_to_corpus(
-            paths, settings.corpus_dir, self.trash_dir, settings.max_file_bytes
+            paths,
+            settings.corpus_dir,
+            self.trash_dir,
+            settings.max_file_bytes,
+            settings.extract_timeout,
         )
         changed = any(upload.status != "unchanged" for upload in uploads)
         report = self.ingest(progress=True) if changed else IngestReport()

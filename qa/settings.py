@@ -41,7 +41,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Texts embedded at once, one per thread (default: one per CPU).",
     )
-    max_file_mb: float = Field(50, gt=0, description="Larger corpus files are skipped, named.")
+    max_file_mb: float = Field(
+        50,
+        gt=0,
+        allow_inf_nan=False,
+        description="Larger corpus files (and .docx files that unpack larger) are skipped, named.",
+    )
+    extract_timeout: float = Field(
+        60,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds allowed to read one PDF, HTML or Word file.",
+    )
     chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")
     engine: str = Field(

@@ -97,8 +97,9 @@ def chroma_server(url: str, chroma_settings: Any) -> Any:
     return client
 
 
-def open_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
-    """The hybrid store of `settings.index_dir`, created if missing."""
+def open_store(settings: Settings, embeddings: Embeddings, claim: bool = False) -> HybridStore:
+    """The hybrid store of `settings.index_dir`, created if missing; `claim` (an ingest)
+    makes its collection this folder's own."""
     from chromadb.errors import ChromaError
     from langchain_chroma import Chroma
 
@@ -111,7 +112,43 @@ def open_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
         )
     except ChromaError as exc:  # e.g. a collection name Chroma does not accept
         raise BackendError(f"setting QA_COLLECTION: {exc}") from exc
+    claim_collection(dense._collection, settings, claim)
     return HybridStore(dense, LexicalIndex(settings.index_dir / "lexical.sqlite3"))
+
+
+OWNER_KEY = "qa_index"
+
+
+def index_id(settings: Settings, create: bool) -> str | None:
+    """This index folder's own id (made on first ingest): it names a collection's owner."""
+    path = settings.index_dir / "index-id.txt"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    if not create:
+        return None
+    import uuid
+
+    path.write_text(uuid.uuid4().hex, encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def claim_collection(collection: Any, settings: Settings, claim: bool) -> None:
+    """Refuse a collection that another qa index folder owns; an ingest claims a free one.
+
+    Two qa folders on one Chroma server would otherwise delete each other's vectors: each
+    one's repair takes chunks it has no record of for leftovers of an interrupted run.
+    """
+    mine = index_id(settings, create=claim)
+    owner = (collection.metadata or {}).get(OWNER_KEY)
+    if owner and mine and owner != mine:
+        where = settings.chroma_url or str(settings.index_dir)
+        raise BackendError(
+            f"the collection '{settings.collection}' at {where} belongs to another qa index "
+            f"folder, not {settings.index_dir}; give this one its own QA_COLLECTION"
+        )
+    if claim and not owner:
+        metadata = {k: v for k, v in (collection.metadata or {}).items() if ":" not in k}
+        collection.modify(metadata={**metadata, OWNER_KEY: mine})
 
 
 def embedder_name(embeddings: Embeddings) -> str:

@@ -121,7 +121,7 @@ def test_a_second_ingest_waits_its_turn_and_asks_keep_answering(tmp_path: Path) 
     second = subprocess.run(
         [sys.executable, "-m", "qa", "ingest"], env=qa_env(tmp_path), capture_output=True, text=True
     )
-    assert second.returncode == 1 and "another `qa ingest` is writing" in second.stderr
+    assert second.returncode == 7 and "another `qa ingest` is writing" in second.stderr
     asked = 0
     while writer.poll() is None or asked == 0:
         done = subprocess.run(

@@ -124,6 +124,26 @@ def test_ask_endpoint_returns_the_cli_json(app) -> None:
     assert "error" in ask_api(app["url"], "   ")
 
 
+def test_bad_api_input_is_one_line_and_never_echoed_whole(app) -> None:
+    from gradio_client import Client
+
+    client = Client(app["url"], verbose=False)
+    for question, history in ((42, None), (["a", "b"], None), (EU, "not a list")):
+        data = client.predict(question, history, None, api_name="/ask")
+        assert data["error"] and "\n" not in data["error"], (question, data)
+    huge = "why " * 250_000
+    data = client.predict(huge, None, None, api_name="/ask")
+    assert "characters long" in data["error"] and len(json.dumps(data)) < 1000
+    import httpx  # a lone surrogate, as raw JSON (the client cannot encode it)
+
+    body = '{"data": ["When did\\udcff sanctions start?", null, null]}'
+    call = f"{app['url']}gradio_api/call/ask"
+    event = httpx.post(call, content=body, headers={"Content-Type": "application/json"})
+    stream = httpx.get(f"{call}/{event.json()['event_id']}", timeout=60).text
+    data = json.loads(stream.split("data:", 1)[1].strip())[0]
+    assert "not valid UTF-8" in (data["error"] or ""), stream
+
+
 def test_ten_simultaneous_users_get_their_own_answers(app) -> None:
     questions = {
         EU: "25 June",

@@ -9,7 +9,7 @@ import socket
 
 import gradio as gr
 
-from qa.errors import BackendError, QAError
+from qa.errors import BackendError, InputError, QAError
 from qa.service import QAService
 from qa.ui.chat import ChatHandlers, engine_choices
 from qa.ui.documents import DocumentHandlers
@@ -164,10 +164,16 @@ def api_ask(service: QAService):
         question: str, history: list[str] | None = None, sources: list[str] | None = None
     ) -> dict:
         """The same JSON object as `qa ask --json`; `sources` limits the search to those files."""
+        echo = question[:200] if isinstance(question, str) else None  # never 1 MB back
         try:
+            for name, value in (("history", history), ("sources", sources)):
+                if value is not None and not (
+                    isinstance(value, list) and all(isinstance(v, str) for v in value)
+                ):
+                    raise InputError(f"'{name}' must be a list of strings")
             return service.ask(question, history or [], sources or None).to_dict()
         except QAError as exc:
-            return {"question": question, "error": str(exc)}
+            return {"question": echo, "error": str(exc)}
 
     return ask
 
@@ -211,4 +217,6 @@ def serve(service: QAService, host: str, port: int) -> None:
         footer_links=[],
         ssr_mode=False,
     )
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    # Gradio holds event streams open; a stop must not wait for every browser to leave
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)
+    uvicorn.Server(config).run(sockets=[sock])
