@@ -213,7 +213,6 @@ def load_embeddings(
         prepare(folder, cache)
     except (OSError, RuntimeError, ValueError) as exc:
         raise BackendError(
-            f"cannot prepare the embedding model of {folder} in {cache} "
-            f"(QA_MODEL_CACHE_DIR): {exc}"
+            f"cannot prepare the embedding model of {folder} in {cache} (QA_MODEL_CACHE_DIR): {exc}"
         ) from exc
     return OnnxEmbeddings(onnx_file, folder, threads)
