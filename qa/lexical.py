@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import re
 import sqlite3
 import threading
@@ -55,10 +56,15 @@ class LexicalIndex:
     """BM25 over chunk texts in one SQLite file; safe to read while another process writes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._lock = threading.Lock()
         self._vocabulary: list[str] | None = None
+        if path.is_file() and not os.access(path.parent, os.W_OK):
+            # a read-only volume: nobody can write it, so SQLite may skip its locks and WAL
+            uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)

@@ -1,6 +1,8 @@
 """The index: Chroma for vectors, the lexical index beside it, kept in step as one store."""
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.documents import Document
@@ -64,12 +66,33 @@ def chroma_client(settings: Settings) -> Any:
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
     if settings.chroma_url:
         return chroma_server(settings.chroma_url, chroma_settings)
+    path = settings.index_dir / "chroma"
+    if path.is_dir() and not os.access(path, os.W_OK):
+        path = read_only_copy(path)
     try:
-        return chromadb.PersistentClient(
-            path=str(settings.index_dir / "chroma"), settings=chroma_settings
-        )
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises bare exceptions for unusable folders
         raise BackendError(f"cannot open the Chroma store in {settings.index_dir}: {exc}") from exc
+
+
+def read_only_copy(path: Path) -> Path:
+    """A temporary copy of a Chroma folder on a read-only volume (Chroma's own database
+    cannot open read-only); made once per process, removed at exit."""
+    import atexit
+    import shutil
+    import sys
+    import tempfile
+
+    if path not in _COPIES:
+        folder = Path(tempfile.mkdtemp(prefix="qa-read-only-index-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        shutil.copytree(path, folder / "chroma")
+        _COPIES[path] = folder / "chroma"
+        print(f"qa: {path} is read-only; answering from a copy in {folder}", file=sys.stderr)
+    return _COPIES[path]
+
+
+_COPIES: dict[Path, Path] = {}
 
 
 def chroma_server(url: str, chroma_settings: Any) -> Any:

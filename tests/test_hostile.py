@@ -169,3 +169,47 @@ def test_official_squad_files_are_read(tmp_path: Path) -> None:
         ("q2", [], True),
     ]
     assert len(list(corpus.iterdir())) == 2
+
+
+def test_answers_come_from_an_index_on_a_read_only_volume(
+    indexed: QAService, tmp_path: Path
+) -> None:
+    import subprocess
+
+    volume = tmp_path / "read-only"
+    volume.mkdir()
+    mounted = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(indexed.settings.index_dir), str(volume)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:  # needs root and CAP_SYS_ADMIN, which CI here has
+        pytest.skip(f"cannot mount a read-only volume here: {mounted.stderr.strip()}")
+    try:
+        assert not os.access(volume, os.W_OK)
+        settings = indexed.settings.model_copy(update={"index_dir": volume})
+        service = QAService(settings)
+        service.embeddings = indexed.embeddings
+        answer = service.ask("When did EU sectoral sanctions start?")
+        assert "25 June" in answer.citations[0].quote
+        service.store.lexical.close()
+    finally:
+        subprocess.run(["umount", str(volume)], check=True)
+
+
+def test_a_damaged_cached_embedding_model_is_built_again(embeddings, tmp_path: Path) -> None:
+    import shutil
+
+    from qa.embeddings import load_embeddings
+    from qa.settings import default_cache_dir
+
+    cache = tmp_path / "cache"
+    prepared = default_cache_dir() / embeddings.name  # the conftest model's prepared copy
+    shutil.copytree(prepared, cache / prepared.name)
+    damaged = cache / prepared.name / "model.onnx"
+    damaged.write_bytes(damaged.read_bytes()[:1000])  # as a full disk would leave it
+    rebuilt = load_embeddings(cache_dir=cache)
+    assert damaged.stat().st_size > 1_000_000
+    assert rebuilt.embed_query("sanctions") == pytest.approx(
+        embeddings.embed_query("sanctions"), abs=1e-5
+    )

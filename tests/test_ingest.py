@@ -60,6 +60,6 @@ def test_bad_files_are_skipped_and_named_while_others_are_indexed(
     assert reasons == {
         "latin1.txt": "it is not valid UTF-8 text",
         "binary.md": "it looks like a binary file",
-        "gone.txt": "no such file or directory",
+        "gone.txt": "it is a symbolic link to a file that does not exist",
     }
     assert report.files == 1 and report.added > 0
