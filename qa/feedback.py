@@ -24,8 +24,6 @@ def record_vote(
     vote_id: str | None = None,
 ) -> str:
     """Write one vote to `path` and return its id; the same id replaces an earlier vote."""
-    from filelock import FileLock
-
     correction = correction.strip()
     if liked:
         gold = [] if answer.get("refused") else [_given(answer)]
@@ -43,18 +41,31 @@ def record_vote(
         },
         "voted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    _rewrite(path, entry["id"], entry)
+    return entry["id"]
+
+
+def retract_vote(path: Path, vote_id: str) -> None:
+    """Remove a vote (its 👍/👎 was clicked again)."""
+    _rewrite(path, vote_id, None)
+
+
+def _rewrite(path: Path, vote_id: str, entry: dict | None) -> None:
+    """Replace the line with `vote_id` by `entry` (None: drop it), atomically."""
+    from filelock import FileLock
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock", timeout=10):
             lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-            kept = [line for line in lines if line.strip() and _id(line) != entry["id"]]
-            kept.append(json.dumps(entry, ensure_ascii=False))
+            kept = [line for line in lines if line.strip() and _id(line) != vote_id]
+            if entry is not None:
+                kept.append(json.dumps(entry, ensure_ascii=False))
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temporary.write_text("\n".join(kept) + "\n", encoding="utf-8")
+            temporary.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
             temporary.replace(path)  # readers see the old file or the new one, never half
     except OSError as exc:
         raise InputError(f"cannot write feedback to {path}: {exc.strerror or exc}") from None
-    return entry["id"]
 
 
 def _given(answer: dict) -> str:

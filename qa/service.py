@@ -118,6 +118,8 @@ class QAService:
         passages = retriever.invoke(query)
         retrieved = time.perf_counter()
         answer = answerer.answer(question, query, passages)
+        if answer.refused and sources:
+            answer.text = SCOPED_REFUSAL
         answer.passages = [self.passage(document) for document in passages]
         answer.timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 1),
@@ -268,6 +270,7 @@ class QAService:
 
 
 ENGINES = ("extractive", "sentence", *GENERATIVE_ENGINES)
+SCOPED_REFUSAL = "The chosen documents do not contain the answer to this question."
 ENGINE_HELP = {
     "extractive": "quotes the best sentence; a short answer only when the model is sure",
     "sentence": "quotes the best sentence, nothing more (fastest)",

@@ -185,18 +185,20 @@ def test_a_follow_up_is_answered_in_the_ui_as_through_the_api(app, page) -> None
 def test_rejected_questions_never_enter_the_conversation(page) -> None:
     box, ask = page.locator("#question textarea"), page.locator("#ask")
     assert not ask.is_enabled()  # nothing typed yet
-    assert box.get_attribute("maxlength") == "2000"
     box.fill("   ")
     page.wait_for_timeout(300)
     assert not ask.is_enabled()
     box.press("Enter")  # the server refuses it too, in one line, and posts nothing
     page.locator("#question-status").get_by_text("the question is empty").wait_for()
     assert page.locator(USER).count() == 0 and box.input_value() == "   "
-    long = (EU + " ") * 60
-    box.fill(long)
-    assert len(box.input_value()) == 2000  # the box stops at the limit
-    page.locator("#counter").get_by_text("2000 / 2000").wait_for()
-    reply = ask_ui(page, long[:1990])  # accepted, so it becomes history...
+    too_long = (EU + " ") * 60  # 2,280 characters: kept whole in the box, never cut
+    box.fill(too_long)
+    page.locator("#counter").get_by_text("too long").wait_for()
+    assert not ask.is_enabled() and box.input_value() == too_long
+    box.press("Enter")
+    page.locator("#question-status").get_by_text("characters long").wait_for()
+    assert page.locator(USER).count() == 0 and box.input_value() == too_long
+    reply = ask_ui(page, too_long[:1990])  # accepted, so it becomes history...
     assert "25 June" in reply
     reply = ask_ui(page, "Who came second in the election?")  # ...and the next one still works
     assert "Tikhanovskaya" in reply and "characters long" not in reply
@@ -300,6 +302,9 @@ def test_a_scoped_question_cites_only_the_chosen_document_and_delete_removes_one
     assert not (app["corpus"] / "penguins2.md").exists()
     data = ask_api(app["url"], "What do emperor penguins eat?")
     assert all("penguins2" not in c["source"] for c in data["citations"])
+    page.get_by_role("tab", name="Chat").click()  # the deleted document left the scope too
+    reply = ask_ui(page, EU)
+    assert "25 June" in reply and "in 1 document(s)" not in reply
 
 
 def test_settings_show_in_the_answer_and_memory_stays_flat(app, page) -> None:
@@ -340,7 +345,7 @@ def test_conversations_survive_a_reload_and_can_be_managed(page) -> None:
     page.locator("#conversation input").click()
     options = page.get_by_role("option")
     assert options.count() == 2
-    page.get_by_role("option", name=EU).click()
+    page.get_by_role("option", name=EU).click()  # its label adds the time it began
     page.wait_for_function(
         "([user, q]) => [...document.querySelectorAll(user)].some(m => m.innerText.trim() === q)",
         arg=[USER, EU],
@@ -350,7 +355,7 @@ def test_conversations_survive_a_reload_and_can_be_managed(page) -> None:
     page.locator("#rename").click()
     page.locator("#conversation input").wait_for()
     page.wait_for_function(
-        "() => document.querySelector('#conversation input').value === 'Sanctions'"
+        "() => document.querySelector('#conversation input').value.startsWith('Sanctions · ')"
     )
     page.locator("#forget").click()
     page.wait_for_function(
@@ -363,17 +368,24 @@ def test_conversations_survive_a_reload_and_can_be_managed(page) -> None:
 
 
 def test_a_thumbs_down_with_a_correction_becomes_a_scored_question(app, page) -> None:
+    def votes() -> list[dict]:
+        lines = (app["folder"] / "feedback.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    ask_ui(page, EU)
+    page.get_by_role("button", name="Like", exact=True).click()
+    page.locator("#question-status").get_by_text("👍 saved").wait_for()
+    assert [v["feedback"] for v in votes() if v["question"] == EU] == ["up"]
+    page.get_by_role("button", name="Liked", exact=True).click()  # clicked again: taken back
+    page.locator("#question-status").get_by_text("Vote taken back").wait_for()
+    assert not [v for v in votes() if v["question"] == EU]
     question = "How many packages of individual sanctions has the EU introduced?"
     ask_ui(page, question)
-    page.locator(BOT).last.hover()
-    page.get_by_role("button", name="Dislike").last.click()
+    page.get_by_role("button", name="Dislike", exact=True).last.click()
     page.locator("#correction textarea").fill("four")
     page.locator("#save-correction").click()
     page.locator("#question-status").get_by_text("Correction saved").wait_for(timeout=30000)
-    votes = [
-        json.loads(line) for line in (app["folder"] / "feedback.jsonl").read_text().splitlines()
-    ]
-    vote = next(v for v in votes if v["question"] == question)
+    vote = next(v for v in votes() if v["question"] == question)
     assert vote["answers"] == ["four"] and vote["feedback"] == "down"
     assert vote["answer_given"]["citations"], vote
     results = app["folder"] / "results"
@@ -449,6 +461,8 @@ def test_examples_come_from_the_documents_and_ask_at_once(page) -> None:
     examples.get_by_text("Lukashenko").first.click()
     reply = last_reply(page, 0)
     assert "[1]" in reply and "Not in the documents" not in reply
+    asked = page.locator(USER).first.inner_text()
+    assert "…" not in asked and "strengthen economic cooperation" in asked  # the whole title
 
 
 def test_copy_gives_the_text_people_see(page) -> None:

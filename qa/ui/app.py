@@ -46,7 +46,9 @@ def build_ui(service: QAService) -> gr.Blocks:
                 )
                 new = gr.Button("New conversation", scale=1, elem_id="new")
             copy = gr.Button("Copy last answer", size="sm", render=False)
-            chatbot = gr.Chatbot(height=520, label="Conversation", elem_id="chat", buttons=[copy])
+            chatbot = gr.Chatbot(
+                height=520, label="Chat", show_label=False, elem_id="chat", buttons=[copy]
+            )
             with gr.Row(visible=False, elem_id="correction-row") as correction_row:
                 correction = gr.Textbox(
                     label="The right answer", scale=4, elem_id="correction", max_length=500
@@ -56,7 +58,6 @@ def build_ui(service: QAService) -> gr.Blocks:
                 placeholder="Ask a question…",
                 label="Question",
                 elem_id="question",
-                max_length=limit,
                 lines=1,
                 max_lines=6,
             )
@@ -67,7 +68,7 @@ def build_ui(service: QAService) -> gr.Blocks:
                 send = gr.Button(
                     "Ask", variant="primary", elem_id="ask", interactive=False, scale=4
                 )
-                stop = gr.Button("Stop", elem_id="stop", scale=1)
+                stop = gr.Button("Stop", elem_id="stop", scale=1, interactive=False)
             examples = gr.Dataset(
                 components=[gr.Textbox(visible=False)],
                 samples=[],
@@ -102,6 +103,8 @@ def build_ui(service: QAService) -> gr.Blocks:
                 headers=["title", "file", "chunks", "indexed"],
                 interactive=False,
                 elem_id="documents",
+                wrap=True,
+                column_widths=["40%", "36%", "9%", "15%"],
             )
             files = gr.File(
                 file_count="multiple",
@@ -115,7 +118,7 @@ def build_ui(service: QAService) -> gr.Blocks:
             doc_status = gr.Markdown(elem_id="upload-status")
 
         corpus_views = [doc_status, table, doomed, scope, welcome, examples]
-        answer_out = [chatbot, question, status, state]
+        answer_out = [chatbot, question, status, state, stop]
         answer_in = [state, engine, top_k, scope]
         private = {"api_visibility": "private"}
         asked = [
@@ -124,11 +127,12 @@ def build_ui(service: QAService) -> gr.Blocks:
             examples.click(chat.ask_example, [examples, *answer_in], answer_out, **private),
             chatbot.retry(chat.retry, answer_in, answer_out, **private),
         ]
-        listing = [conversation]
         for event in asked:
-            event.then(lambda s: chat.show(s)[1], [state], listing, **private)
+            event.then(lambda s: chat.show(s)[1], [state], [conversation], **private)
         stopping = stop.click(None, cancels=asked, **private)  # closes the answer's generator
-        stopping.then(chat.stop, [state], [chatbot, state], **private)
+        stopping.then(chat.stop, [state], [chatbot, state], **private).then(
+            lambda: gr.Button(interactive=False), None, stop, queue=False, **private
+        )
         chatbot.clear(chat.clear, [state], [chatbot, state], **private)
         chatbot.undo(chat.undo, [state], [chatbot, question, state], **private)
         question.change(
@@ -144,13 +148,13 @@ def build_ui(service: QAService) -> gr.Blocks:
             **private,
         )
         shown = [chatbot, conversation, state]
-        conversation.input(chat.switch, [conversation, state], shown, **private)
+        conversation.select(chat.switch, [conversation, state], shown, **private)
         new.click(chat.new, [state], shown, **private)
         forget.click(chat.delete, [state], shown, **private)
         rename.click(chat.rename, [title, state], [*shown, title], **private)
         copy.click(None, js=COPY_JS, **private)
-        add.click(docs.upload, [files], [*corpus_views, files], **private)
-        delete.click(docs.delete, [doomed], corpus_views, **private)
+        add.click(docs.upload, [files, scope], [*corpus_views, files], **private)
+        delete.click(docs.delete, [doomed, scope], corpus_views, **private)
         demo.load(chat.show, [state], shown, **private)
         demo.load(docs.refresh, None, corpus_views, **private)
         gr.api(api_ask(service), api_name="ask")

@@ -42,18 +42,18 @@ class ChatHandlers:
     def respond(
         self, message: str, state: dict | None, engine: str, top_k: int, scope: list[str] | None
     ) -> Iterator[tuple]:
-        """Outputs: chat, question box, input status, conversations. A rejected question
-        stays in the box and never enters the conversation."""
+        """Outputs: chat, question box, input status, conversations, Stop. A rejected
+        question stays in the box and never enters the conversation."""
         state = convs.ensure(state)
         try:
             question = self.service.validate(message)
         except InputError as exc:
-            yield gr.skip(), gr.skip(), f"⚠️ {html.escape(str(exc))}", gr.skip()
+            yield gr.skip(), gr.skip(), f"⚠️ {html.escape(str(exc))}", gr.skip(), gr.skip()
             return
         conversation = convs.current(state)
         earlier = convs.history(conversation)
         turn = convs.add_turn(state, question)
-        yield convs.messages(conversation), "", "", state
+        yield convs.messages(conversation), "", "", state, gr.Button(interactive=True)
         service = None
         try:
             service = self.service_for(engine, top_k)
@@ -66,7 +66,7 @@ class ChatHandlers:
                 else:
                     streamed += event
                     turn["reply"] = render_stream(streamed)
-                yield convs.messages(conversation), gr.skip(), gr.skip(), state
+                yield convs.messages(conversation), gr.skip(), gr.skip(), state, gr.skip()
             turn["reply"] = render_answer(
                 answer, service.settings.corpus_dir, line + timing(answer)
             )
@@ -75,7 +75,13 @@ class ChatHandlers:
             turn["reply"] = f"⚠️ {verbatim(str(exc))}"
         except Exception as exc:  # a failing backend must not take the conversation down
             turn["reply"] = f"⚠️ the answer failed: {verbatim(f'{type(exc).__name__}: {exc}')}"
-        yield convs.messages(conversation), gr.skip(), gr.skip(), state
+        yield (
+            convs.messages(conversation),
+            gr.skip(),
+            gr.skip(),
+            state,
+            gr.Button(interactive=False),
+        )
 
     def ask_example(self, sample: list, state, engine, top_k, scope) -> Iterator[tuple]:
         yield from self.respond(sample[0], state, engine, top_k, scope)
@@ -85,7 +91,7 @@ class ChatHandlers:
         state = convs.ensure(state)
         turns = convs.current(state)["turns"]
         if not turns:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         question = turns.pop()["question"]
         yield from self.respond(question, state, engine, top_k, scope)
@@ -100,7 +106,7 @@ class ChatHandlers:
     def clear(self, state: dict | None) -> tuple:
         """The chat's clear icon empties the current conversation."""
         state = convs.ensure(state)
-        convs.current(state)["turns"] = []
+        convs.current(state).update(turns=[], title="")
         return [], state
 
     def stop(self, state: dict | None) -> tuple:
@@ -111,23 +117,28 @@ class ChatHandlers:
         """The character counter, and Ask enabled only for a question that can be sent."""
         limit = self.service.settings.max_question_chars
         length = len(message or "")
-        text = f"{length} / {limit}" + (" — too long" if length > limit else "")
+        text = f"{length} / {limit}"
+        text += f" — too long: shorten it to {limit} characters" if length > limit else ""
         ready = bool((message or "").strip()) and length <= limit
         return text, gr.Button(interactive=ready)
 
     # votes
 
     def vote(self, state: dict | None, data: gr.LikeData) -> tuple:
-        """A 👍/👎 goes to the feedback file at once; a 👎 also opens the correction box.
-        Outputs: correction row, correction box, the turn voted on, status."""
+        """A 👍/👎 goes to the feedback file at once; a 👎 also opens the correction box, and
+        clicking the same thumb again takes the vote back.
+        Outputs: correction row, correction box, the turn voted on, status, conversations."""
         state = convs.ensure(state)
         turns = convs.current(state)["turns"]
-        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        number = int(index) // 2
-        if number >= len(turns) or turns[number].get("answer") is None:
+        number = voted_turn(turns, data)
+        if number is None or turns[number].get("answer") is None:
             return gr.Row(visible=False), "", None, "Only answers can be voted on.", state
-        liked = data.liked is True or data.liked == "Like"
         turn = turns[number]
+        if data.liked in ("", None):  # the thumb was clicked again: no vote
+            if turn.get("vote"):
+                feedback.retract_vote(self.service.settings.feedback_file, turn.pop("vote"))
+            return gr.Row(visible=False), "", None, "Vote taken back.", state
+        liked = data.liked is True or data.liked == "Like"
         turn["vote"] = self.record(turns, number, liked, "")
         if liked:
             return gr.Row(visible=False), "", None, "👍 saved. Thank you.", state
@@ -173,8 +184,9 @@ class ChatHandlers:
 
     def switch(self, chosen: str, state: dict | None) -> tuple:
         state = convs.ensure(state)
-        if any(c["id"] == chosen for c in state["items"]):
-            state["current"] = chosen
+        if chosen == state["current"] or not any(c["id"] == chosen for c in state["items"]):
+            return gr.skip(), gr.skip(), gr.skip()  # nothing to change: never overwrite state
+        state["current"] = chosen
         return self.show(state)
 
     def new(self, state: dict | None) -> tuple:
@@ -206,15 +218,33 @@ class ChatHandlers:
                 "**Nothing is indexed yet.** Add documents in the Documents tab, or put them "
                 "in the corpus folder and run `qa ingest`."
             )
-        samples = [[example_question(d["title"])] for d in documents[:EXAMPLES]]
-        return text, gr.Dataset(samples=samples, visible=bool(samples))
+        examples = [example_question(d["title"]) for d in documents[:EXAMPLES]]
+        return text, gr.Dataset(
+            samples=[[question] for question, _ in examples],
+            sample_labels=[label for _, label in examples],
+            visible=bool(examples),
+        )
 
 
-def example_question(title: str) -> str:
-    """A question a document's title answers; a long title is cut at a word."""
-    if len(title) > 70:
-        title = title[:70].rsplit(" ", 1)[0] + "…"
-    return f"What does “{title}” say?"
+def voted_turn(turns: list[dict], data: gr.LikeData) -> int | None:
+    """The turn a 👍/👎 is about: the reply at the event's message index, checked against
+    the text the browser sent, else the reply holding that text."""
+    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+    shown = data.value if isinstance(data.value, list) else [data.value]
+    shown = [v.get("text", v.get("content")) if isinstance(v, dict) else v for v in shown]
+    shown = [v for v in shown if isinstance(v, str)]
+    number = int(index) // 2 if isinstance(index, int) and index % 2 == 1 else None
+    if number is not None and number < len(turns):
+        if not shown or turns[number]["reply"] in shown:
+            return number
+    matches = [n for n, turn in enumerate(turns) if turn["reply"] in shown]
+    return matches[-1] if len(matches) == 1 else None
+
+
+def example_question(title: str) -> tuple[str, str]:
+    """A question a document's title answers, and its label (a long title cut at a word)."""
+    label = title if len(title) <= 60 else title[:60].rsplit(" ", 1)[0] + "…"
+    return f"What does “{title}” say?", f"What does “{label}” say?"
 
 
 def settings_line(engine: str, top_k: int, scope: list[str] | None) -> str:

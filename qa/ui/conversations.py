@@ -73,7 +73,11 @@ def messages(conversation: dict) -> list[dict]:
 def choices(state: dict) -> list[tuple[str, str]]:
     """(title, id) of each conversation, newest first."""
     ordered = sorted(state["items"], key=lambda c: c.get("created", 0), reverse=True)
-    return [(c["title"] or "New conversation", c["id"]) for c in ordered]
+    return [(f"{c['title'] or 'New conversation'} · {started(c)}", c["id"]) for c in ordered]
+
+
+def started(conversation: dict) -> str:
+    return time.strftime("%d %b %H:%M", time.localtime(conversation.get("created", 0)))
 
 
 def start(state: dict) -> dict:

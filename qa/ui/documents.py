@@ -26,7 +26,8 @@ class DocumentHandlers:
         self.service = service
         self.chat = chat
 
-    def refresh(self, status: str = "") -> tuple:
+    def refresh(self, status: str = "", scope: list[str] | None = None) -> tuple:
+        """The views; a scope keeps only the documents still indexed."""
         documents = self.service.documents()
         rows = [
             [
@@ -44,19 +45,26 @@ class DocumentHandlers:
             status,
             rows,
             gr.Dropdown(choices=names, value=None),
-            gr.Dropdown(choices=names),
+            gr.Dropdown(
+                choices=names, value=[s for s in scope or [] if s in {n for _, n in names}]
+            ),
             *self.chat.welcome(),
         )
 
-    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):  # noqa: B008
+    def upload(
+        self,
+        files: list[str] | None,
+        scope: list[str] | None,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+    ):
         """The corpus views, then the file picker emptied once its files are placed."""
         if not files:
             kinds = ", ".join(SUPPORTED_SUFFIXES)
-            return *self.refresh(f"Choose files first: qa reads {kinds}."), gr.skip()
+            return *self.refresh(f"Choose files first: qa reads {kinds}.", scope), gr.skip()
         try:
             uploads, rejected, report = self.service.add_files([Path(f) for f in files])
         except QAError as exc:
-            return *self.refresh(f"⚠️ {html.escape(str(exc))}"), gr.skip()
+            return *self.refresh(f"⚠️ {html.escape(str(exc))}", scope), gr.skip()
         self.chat.reopen()
         trash = self.service.trash_dir
         lines = [ADDED[u.status].format(html.escape(u.path.name), trash) for u in uploads]
@@ -68,17 +76,18 @@ class DocumentHandlers:
             f"⚠️ {html.escape(Path(s.path).name)}: {html.escape(s.reason)}"
             for s in [*rejected, *report.skipped]
         ]
-        return *self.refresh("\n\n".join(lines)), None
+        return *self.refresh("\n\n".join(lines), scope), None
 
-    def delete(self, source: str | None):
+    def delete(self, source: str | None, scope: list[str] | None):
         if not source:
-            return self.refresh("Choose a document to delete first.")
+            return self.refresh("Choose a document to delete first.", scope)
         try:
             report = self.service.delete_document(source)
         except QAError as exc:
-            return self.refresh(f"⚠️ {html.escape(str(exc))}")
+            return self.refresh(f"⚠️ {html.escape(str(exc))}", scope)
         self.chat.reopen()
         return self.refresh(
             f"Deleted {html.escape(source)}: it is no longer cited (the file is kept in "
-            f"{self.service.trash_dir}). Index: {report.summary()}."
+            f"{self.service.trash_dir}). Index: {report.summary()}.",
+            scope,
         )

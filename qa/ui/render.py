@@ -45,7 +45,7 @@ def render_answer(
             )
             answer = answer.extractive
         if not answer.sure:
-            head = "_Not sure: the closest the documents come is_ "
+            head = "_Not sure. The closest the documents come:_ "
         elif answer.short_answer:
             head = f"**{verbatim(answer.short_answer)}**: "
         else:
