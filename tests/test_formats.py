@@ -142,6 +142,9 @@ def test_instructions_in_a_document_are_only_quoted(mixed_corpus: Path) -> None:
         **{**answer.citations[0].__dict__, "quote": "<script>alert(1)</script>"}
     )
     assert "<script>" not in render_answer(answer, mixed_corpus)
+    answer.short_answer = "<b>ALPHA</b> *beta*"
+    assert "<b>" not in render_answer(answer, mixed_corpus)
+    assert "*beta*" not in render_answer(answer, mixed_corpus)  # shown as entities, verbatim
 
 
 @settings(max_examples=150, deadline=None)

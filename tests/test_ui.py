@@ -388,6 +388,8 @@ def test_a_thumbs_down_with_a_correction_becomes_a_scored_question(app, page) ->
     vote = next(v for v in votes() if v["question"] == question)
     assert vote["answers"] == ["four"] and vote["feedback"] == "down"
     assert vote["answer_given"]["citations"], vote
+    page.reload(wait_until="load")  # the vote still shows on its answer
+    page.get_by_role("button", name="Disliked", exact=True).wait_for(timeout=30000)
     results = app["folder"] / "results"
     done = subprocess.run(
         [
@@ -418,8 +420,13 @@ def test_undo_and_retry_act_on_the_last_turn(page) -> None:
     assert page.locator("#question textarea").input_value() == "Who came second in the election?"
     ask_ui(page, EU)
     page.get_by_role("button", name="Retry").click()
-    reply = last_reply(page, 0)
-    assert "25 June" in reply and page.locator(USER).count() == 1
+    page.wait_for_function(  # the same turn answered again, not a new one
+        "bot => { const m = document.querySelectorAll(bot); return m.length === 1"
+        " && m[0].innerText.includes('25 June') && !document.querySelector('#chat .qa-pending'); }",
+        arg=BOT,
+        timeout=60000,
+    )
+    assert page.locator(USER).count() == 1
 
 
 def test_stop_ends_the_answer_on_the_server(app, browser) -> None:

@@ -53,7 +53,7 @@ class ChatHandlers:
         conversation = convs.current(state)
         earlier = convs.history(conversation)
         turn = convs.add_turn(state, question)
-        yield convs.messages(conversation), "", "", state, gr.Button(interactive=True)
+        yield view(conversation), "", "", state, gr.Button(interactive=True)
         service = None
         try:
             service = self.service_for(engine, top_k)
@@ -66,7 +66,7 @@ class ChatHandlers:
                 else:
                     streamed += event
                     turn["reply"] = render_stream(streamed)
-                yield convs.messages(conversation), gr.skip(), gr.skip(), state, gr.skip()
+                yield view(conversation), gr.skip(), gr.skip(), state, gr.skip()
             turn["reply"] = render_answer(
                 answer, service.settings.corpus_dir, line + timing(answer)
             )
@@ -76,7 +76,7 @@ class ChatHandlers:
         except Exception as exc:  # a failing backend must not take the conversation down
             turn["reply"] = f"⚠️ the answer failed: {verbatim(f'{type(exc).__name__}: {exc}')}"
         yield (
-            convs.messages(conversation),
+            view(conversation),
             gr.skip(),
             gr.skip(),
             state,
@@ -101,7 +101,7 @@ class ChatHandlers:
         state = convs.ensure(state)
         turns = convs.current(state)["turns"]
         question = turns.pop()["question"] if turns else ""
-        return convs.messages(convs.current(state)), question, state
+        return view(convs.current(state)), question, state
 
     def clear(self, state: dict | None) -> tuple:
         """The chat's clear icon empties the current conversation."""
@@ -111,7 +111,7 @@ class ChatHandlers:
 
     def stop(self, state: dict | None) -> tuple:
         state = convs.stop_pending(convs.ensure(state))
-        return convs.messages(convs.current(state)), state
+        return view(convs.current(state)), state
 
     def count(self, message: str) -> tuple:
         """The character counter, and Ask enabled only for a question that can be sent."""
@@ -135,11 +135,13 @@ class ChatHandlers:
             return gr.Row(visible=False), "", None, "Only answers can be voted on.", state
         turn = turns[number]
         if data.liked in ("", None):  # the thumb was clicked again: no vote
+            turn.pop("vote_kind", None)
             if turn.get("vote"):
                 feedback.retract_vote(self.service.settings.feedback_file, turn.pop("vote"))
             return gr.Row(visible=False), "", None, "Vote taken back.", state
         liked = data.liked is True or data.liked == "Like"
         turn["vote"] = self.record(turns, number, liked, "")
+        turn["vote_kind"] = "Like" if liked else "Dislike"
         if liked:
             return gr.Row(visible=False), "", None, "👍 saved. Thank you.", state
         note = "👎 saved. If you know the right answer, type it below; it becomes a test."
@@ -177,7 +179,7 @@ class ChatHandlers:
         state = convs.ensure(state)
         current = convs.current(state)
         return (
-            convs.messages(current),
+            view(current),
             gr.Dropdown(choices=convs.choices(state), value=current["id"]),
             state,
         )
@@ -224,6 +226,12 @@ class ChatHandlers:
             sample_labels=[label for _, label in examples],
             visible=bool(examples),
         )
+
+
+def view(conversation: dict) -> gr.Chatbot:
+    """The chat for a conversation, each answer's 👍/👎 shown as it was given."""
+    votes = [turn.get("vote_kind") for turn in conversation["turns"]]
+    return gr.Chatbot(value=convs.messages(conversation), feedback_value=votes)
 
 
 def voted_turn(turns: list[dict], data: gr.LikeData) -> int | None:
