@@ -211,20 +211,33 @@ def train(data: Path, output: Path | None) -> None:
 
 @main.command(name="eval")
 @settings_options
-@click.argument("questions_file", required=False, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--squad", type=click.Path(path_type=Path), help="A SQuAD-format file instead.")
 @click.option("--engine", "engines", multiple=True, help="Engine to run (repeat to compare).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Compare two runs (FILES: before.json after.json) instead of running questions.",
+)
+@click.option(
+    "--against",
+    help="With --compare and one run: 'latest' (the newest earlier run of its set and "
+    "engine in --results-dir) or another run's .json.",
+)
 @RESULTS_DIR
 def evaluate(
-    questions_file: Path | None,
+    files: tuple[Path, ...],
     squad: Path | None,
     engines: tuple[str, ...],
     limit: int | None,
+    compare: bool,
+    against: str | None,
     results_dir: Path,
     **overrides: Any,
 ) -> None:
-    """Score answers against QUESTIONS_FILE (JSON Lines) or --squad FILE; write reports."""
+    """Score answers against FILES[0] (JSON Lines) or --squad FILE and write reports; or,
+    with --compare, compare two runs: metric deltas, flipped questions, significance."""
     from datetime import datetime
 
     from qa.datasets import load_questions
@@ -232,6 +245,12 @@ def evaluate(
     from qa.reports import markdown_table, write_reports
     from qa.service import ENGINES
 
+    if compare or against:
+        compare_runs(files, against, results_dir)
+        return
+    if len(files) > 1:
+        raise InputError("give one question file (two run files need --compare)")
+    questions_file = files[0] if files else None
     if (questions_file is None) == (squad is None):
         raise InputError("give a question file or --squad FILE (one of them)")
     settings = make_service(**overrides).settings
@@ -249,6 +268,27 @@ def evaluate(
     click.echo(markdown_table(dataset, {e: metrics for e, (metrics, _) in runs.items()}))
     for path in paths:
         click.echo(f"wrote {path}")
+
+
+def compare_runs(files: tuple[Path, ...], against: str | None, results_dir: Path) -> None:
+    """Print and write the comparison of two `qa eval` runs."""
+    from qa.compare import compare, latest_before, load_run, markdown
+
+    if against and len(files) == 1:
+        after = load_run(files[0])
+        before = (
+            latest_before(after, results_dir) if against == "latest" else load_run(Path(against))
+        )
+    elif len(files) == 2 and not against:
+        before, after = load_run(files[0]), load_run(files[1])
+    else:
+        raise InputError("--compare takes two runs (before.json after.json), or one with --against")
+    text = markdown(compare(before, after))
+    click.echo(text, nl=False)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    target = results_dir / f"compare-{Path(before['path']).stem}-vs-{Path(after['path']).stem}.md"
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}")
 
 
 def print_answer(service: Any, question: str, history: list[str]) -> Answer:
