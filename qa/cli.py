@@ -242,7 +242,7 @@ def evaluate(
 
     from qa.datasets import load_questions
     from qa.evaluate import evaluate_set, evaluate_squad
-    from qa.reports import markdown_table, write_reports
+    from qa.reports import markdown_table, run_info, write_reports
     from qa.service import ENGINES
 
     if compare or against:
@@ -264,7 +264,7 @@ def evaluate(
         questions = load_questions(questions_file)[:limit]
         dataset, runs = questions_file.stem, evaluate_set(settings, questions, names)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    paths = write_reports(results_dir, dataset, stamp, runs)
+    paths = write_reports(results_dir, dataset, stamp, runs, run_info(settings))
     click.echo(markdown_table(dataset, {e: metrics for e, (metrics, _) in runs.items()}))
     for path in paths:
         click.echo(f"wrote {path}")

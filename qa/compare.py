@@ -91,6 +91,7 @@ def compare(before: dict, after: dict) -> dict:
         return [{"id": i, "question": b[i].get("question", "")} for i in ids]
 
     return {
+        "changes": run_changes(before.get("run") or {}, after.get("run") or {}),
         "before": before["path"],
         "after": after["path"],
         "dataset": after["dataset"],
@@ -109,6 +110,22 @@ def compare(before: dict, after: dict) -> dict:
     }
 
 
+def run_changes(before: dict, after: dict) -> list[str]:
+    """What differs between the two runs' code, settings, models and index (when recorded)."""
+    if not before or not after:
+        return ["(a run does not record its commit and settings: written before they were kept)"]
+    changes = []
+    for key in ("commit", "engine", "embedder"):
+        if before.get(key) != after.get(key):
+            changes.append(f"{key}: {before.get(key)} → {after.get(key)}")
+    for group in ("settings", "models"):
+        old, new = before.get(group) or {}, after.get(group) or {}
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                changes.append(f"{group[:-1]} {name}: {old.get(name)} → {new.get(name)}")
+    return changes or ["nothing: same commit, settings, models and index"]
+
+
 def _mean(sample, axis=-1):
     return sample.mean(axis=axis)
 
@@ -119,6 +136,10 @@ def markdown(result: dict) -> str:
         f"# {result['dataset']}: {Path(result['before']).name} → {Path(result['after']).name}",
         "",
         f"{result['questions']} questions in both runs.",
+        "",
+        "What changed between the runs:",
+        "",
+        *[f"- {change}" for change in result["changes"]],
         "",
         "| metric | before | after | change |",
         "|---|---|---|---|",

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from qa.evaluate import HEADLINE
+from qa.settings import Settings
 
 COLUMNS = [*HEADLINE, "latency_p50_ms", "latency_p95_ms"]
 
@@ -53,8 +54,59 @@ def write_chart(path: Path, dataset: str, runs: dict[str, dict]) -> Path:
     return path
 
 
+def run_info(settings: Settings) -> dict:
+    """What a run ran on, so that a comparison can tell a code change from a settings one:
+    the commit, the settings (secrets left out), the model files' SHA-256 and the embedder."""
+    import hashlib
+    import subprocess
+
+    from qa.store import indexed_embedder
+
+    def digest(path: Path) -> str | None:
+        try:
+            sha = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha.update(block)
+            return sha.hexdigest()
+        except OSError:
+            return None
+
+    models: dict[str, str | None] = {}
+    try:
+        from qa.answering.reader import bundled_model_path
+        from qa.embeddings import model_folder
+
+        reader = Path(settings.short_answer_model) if settings.short_answer_model else None
+        models["short_answer_model"] = digest(reader or bundled_model_path())
+        models["embedding_model"] = digest(
+            model_folder(settings.embedding_model) / "model.safetensors"
+        )
+    except Exception:  # a missing model is reported by the run itself
+        pass
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "commit": (commit + ("+changes" if dirty else "")) or None,
+        "settings": json.loads(settings.model_dump_json(exclude={"llm_api_key"})),
+        "models": models,
+        "embedder": indexed_embedder(settings),
+    }
+
+
 def write_reports(
-    results_dir: Path, dataset: str, stamp: str, runs: dict[str, tuple[dict, list[dict]]]
+    results_dir: Path,
+    dataset: str,
+    stamp: str,
+    runs: dict[str, tuple[dict, list[dict]]],
+    info: dict | None = None,
 ) -> list[Path]:
     """Write `<dataset>-<engine>-<stamp>.json` per engine and the run's .md and .png."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +117,7 @@ def write_reports(
             "dataset": dataset,
             "engine": engine,
             "date": stamp,
+            "run": {**(info or {}), "engine": engine},
             "metrics": metrics,
             "questions": records,
         }

@@ -1,6 +1,7 @@
 """`qa eval` end to end on the real pipeline, and its errors."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,21 @@ def test_eval_writes_reports_whose_numbers_match_the_records(
     assert metrics["questions"] == 4 and metrics["latency_p50_ms"] > 0
     assert list(results.glob("mini-*.md")) and list(results.glob("mini-*.png"))
     assert (results / next(results.glob("mini-*.png")).name).stat().st_size > 1000
+    run = data["run"]  # what a comparison needs to tell a code change from a settings change
+    assert run["engine"] == "extractive" and run["settings"]["top_k"] == 5
+    assert "llm_api_key" not in run["settings"] and run["embedder"]
+    assert all(len(sha) == 64 for sha in run["models"].values()) and len(run["models"]) == 2
+    time.sleep(1.1)  # runs are named by the second they start
+    again = runner.invoke(
+        main, ["eval", str(questions), "--results-dir", str(results), "--top-k", "3"]
+    )
+    assert again.exit_code == 0, again.output
+    [newest] = sorted(results.glob("mini-extractive-*.json"))[-1:]
+    compared = runner.invoke(
+        main,
+        ["eval", "--compare", str(newest), "--against", "latest", "--results-dir", str(results)],
+    )
+    assert compared.exit_code == 0 and "setting top_k: 5 → 3" in compared.stdout
 
 
 @pytest.mark.slow
