@@ -240,8 +240,9 @@ def evaluate(
     with --compare, compare two runs: metric deltas, flipped questions, significance."""
     from datetime import datetime
 
-    from qa.datasets import load_questions
-    from qa.evaluate import evaluate_set, evaluate_squad
+    from tqdm import tqdm
+
+    from qa.evaluate import Evaluation
     from qa.reports import markdown_table, run_info, write_reports
     from qa.service import ENGINES
 
@@ -258,16 +259,24 @@ def evaluate(
     for name in names:
         if name not in ENGINES:
             raise InputError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
-    if squad is not None:
-        dataset, runs = squad.stem, evaluate_squad(settings, squad, names, limit)
-    else:
-        questions = load_questions(questions_file)[:limit]
-        dataset, runs = questions_file.stem, evaluate_set(settings, questions, names)
+    evaluation = Evaluation(settings, squad or questions_file, names, limit, squad is not None)
+    with tqdm(desc="asking", unit="question", disable=not sys.stderr.isatty()) as bar:
+        try:
+            for _, done, total in evaluation:
+                bar.total = total
+                bar.update(done - bar.n)
+        except KeyboardInterrupt:
+            click.echo("qa: interrupted; the answers so far are kept as a partial run", err=True)
+    runs, dataset = evaluation.results(), evaluation.dataset
+    if not runs:
+        raise InputError("interrupted before any question was answered; nothing to report")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     paths = write_reports(results_dir, dataset, stamp, runs, run_info(settings))
     click.echo(markdown_table(dataset, {e: metrics for e, (metrics, _) in runs.items()}))
     for path in paths:
         click.echo(f"wrote {path}")
+    if not evaluation.finished:
+        sys.exit(130)  # interrupted: the partial run is written and marked "partial"
 
 
 def compare_runs(files: tuple[Path, ...], against: str | None, results_dir: Path) -> None:

@@ -2,12 +2,11 @@
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
-from langchain_core.embeddings import Embeddings
 from tqdm import tqdm
 
 from qa.datasets import EvalQuestion
@@ -154,56 +153,80 @@ def run(
     progress: bool | None = None,
 ) -> list[dict]:
     """Ask every question (with its earlier turns as history) and score the answers."""
-    records = []
-    for question in tqdm(
-        questions,
-        desc="asking",
-        unit="question",
-        disable=(not sys.stderr.isatty()) if progress is None else not progress,
-    ):
-        started = time.perf_counter()
-        answer = ask(question.question, question.turns)
-        records.append(score(question, answer, (time.perf_counter() - started) * 1000))
+    records: list[dict] = []
+    show = (not sys.stderr.isatty()) if progress is None else not progress
+    for question in tqdm(questions, desc="asking", unit="question", disable=show):
+        records.append(ask_and_score(ask, question))
     return records
 
 
-def evaluate_set(
-    settings: Settings,
-    questions: list[EvalQuestion],
-    engines: list[str],
-    progress: bool | None = None,
-    embeddings: Embeddings | None = None,
-) -> dict[str, tuple[dict, list[dict]]]:
-    """Run each engine over the questions on the index of `settings`; metrics and records."""
-    from qa.service import build_service
-
-    embeddings = embeddings or build_service(settings).embeddings  # one load for all engines
-    runs: dict[str, tuple[dict, list[dict]]] = {}
-    for engine in engines:
-        service = build_service(settings.model_copy(update={"engine": engine}), embeddings)
-        records = run(service.ask, questions, progress)
-        runs[engine] = (aggregate(records), records)
-    return runs
+def ask_and_score(ask: Callable[[str, list[str]], Answer], question: EvalQuestion) -> dict:
+    started = time.perf_counter()
+    answer = ask(question.question, question.turns)
+    return score(question, answer, (time.perf_counter() - started) * 1000)
 
 
-def evaluate_squad(
-    settings: Settings,
-    squad_file: Path,
-    engines: list[str],
-    limit: int | None,
-    progress: bool | None = None,
-) -> dict[str, tuple[dict, list[dict]]]:
-    """Index every paragraph of a SQuAD file as a document of a fresh temporary index, then run."""
-    import tempfile
+class Evaluation:
+    """One run of a question set (JSON Lines, or SQuAD with its own temporary index) over one
+    or more engines, a question at a time, so that the CLI and the UI show progress and can
+    stop it: what was finished is kept, and the run is marked partial.
 
-    from qa.datasets import load_squad
-    from qa.service import build_service
+    >>> evaluation = Evaluation(Settings(), Path("eval/questions.jsonl"), ["extractive"])
+    >>> for engine, done, total in evaluation:  # doctest: +SKIP
+    ...     print(engine, done, total)
+    >>> evaluation.results()["extractive"][0]["containment"]  # doctest: +SKIP
+    """
 
-    with tempfile.TemporaryDirectory(prefix="qa-squad-") as folder:
-        corpus, index = Path(folder) / "corpus", Path(folder) / "index"
-        corpus.mkdir()
-        questions = load_squad(squad_file, corpus)[:limit]
-        temporary = settings.model_copy(update={"corpus_dir": corpus, "index_dir": index})
-        indexer = build_service(temporary)
-        indexer.ingest(progress)
-        return evaluate_set(temporary, questions, engines, progress, indexer.embeddings)
+    def __init__(
+        self,
+        settings: Settings,
+        path: Path,
+        engines: list[str],
+        limit: int | None = None,
+        squad: bool | None = None,
+    ) -> None:
+        self.settings, self.path, self.engines, self.limit = settings, path, engines, limit
+        self.squad = path.suffix.lower() == ".json" if squad is None else squad
+        self.dataset = path.stem
+        self.records: dict[str, list[dict]] = {engine: [] for engine in engines}
+        self.total = 0
+        self.finished = False
+
+    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+        """(engine, questions done, questions of the run) after each answered question."""
+        import tempfile
+
+        from qa.datasets import load_questions, load_squad
+        from qa.service import build_service
+
+        with tempfile.TemporaryDirectory(prefix="qa-squad-") as folder:
+            settings = self.settings
+            if self.squad:
+                corpus, index = Path(folder) / "corpus", Path(folder) / "index"
+                corpus.mkdir()
+                questions = load_squad(self.path, corpus)[: self.limit]
+                settings = settings.model_copy(update={"corpus_dir": corpus, "index_dir": index})
+                build_service(settings).ingest(progress=False)
+            else:
+                questions = load_questions(self.path)[: self.limit]
+            self.total = len(questions) * len(self.engines)
+            embeddings = build_service(settings).embeddings  # one load for all engines
+            done = 0
+            for engine in self.engines:
+                service = build_service(settings.model_copy(update={"engine": engine}), embeddings)
+                for question in questions:
+                    self.records[engine].append(ask_and_score(service.ask, question))
+                    done += 1
+                    yield engine, done, self.total
+        self.finished = True
+
+    def results(self) -> dict[str, tuple[dict, list[dict]]]:
+        """Metrics and records per engine that answered anything; partial ones say so."""
+        runs = {}
+        for engine, records in self.records.items():
+            if records:
+                metrics = aggregate(records)
+                if not self.finished:
+                    metrics["partial"] = True
+                runs[engine] = (metrics, records)
+        return runs

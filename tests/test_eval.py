@@ -143,3 +143,27 @@ def test_unknown_engine_and_missing_input(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown engine 'magic'" in result.stderr
     result = CliRunner().invoke(main, ["eval"])
     assert result.exit_code == 2 and "question file or --squad" in result.stderr
+
+
+def test_an_interrupted_run_keeps_what_it_finished(
+    seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa import evaluate
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest"]).exit_code == 0
+    questions = write_jsonl(tmp_path / "mini.jsonl", QUESTIONS)
+    real, asked = evaluate.ask_and_score, []
+
+    def interrupted_at_the_third(ask, question):
+        if len(asked) == 2:
+            raise KeyboardInterrupt
+        asked.append(question.id)
+        return real(ask, question)
+
+    monkeypatch.setattr(evaluate, "ask_and_score", interrupted_at_the_third)
+    result = runner.invoke(main, ["eval", str(questions), "--results-dir", str(tmp_path / "r")])
+    assert result.exit_code == 130 and "partial run" in result.stderr
+    [report] = (tmp_path / "r").glob("mini-extractive-*.json")
+    data = json.loads(report.read_text())
+    assert data["metrics"]["partial"] is True and len(data["questions"]) == 2
