@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the chat UI listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    eval_dir: Path = Field(
+        Path("eval"),
+        description="Question sets for the UI's Evaluate tab; its runs go in eval/results.",
+    )
     feedback_file: Path = Field(
         Path("eval/feedback.jsonl"),
         description="Where the chat's 👍/👎 votes go, as a question set for `qa eval`.",

@@ -31,6 +31,58 @@ USER = "#chat [data-testid='user']"
 EU = "When did EU sectoral sanctions start?"
 
 
+TEN_QUESTIONS = [  # written for this test from the seed article
+    {
+        "id": "t01",
+        "question": "When did the EU's economic sectoral sanctions take effect?",
+        "answers": ["25 June"],
+    },
+    {
+        "id": "t02",
+        "question": "How many individuals do the individual sanctions affect?",
+        "answers": ["166"],
+    },
+    {"id": "t03", "question": "Which news agency reported the remarks?", "answers": ["BelTA"]},
+    {
+        "id": "t04",
+        "question": "Who finished second in the election?",
+        "answers": ["Svetlana Tikhanovskaya", "Tikhanovskaya"],
+    },
+    {
+        "id": "t05",
+        "question": "On what date was the presidential election?",
+        "answers": ["August 9", "9 August"],
+    },
+    {
+        "id": "t06",
+        "question": "How many Russian regions does Belarus work closely with?",
+        "answers": ["70", "more than 70"],
+    },
+    {
+        "id": "t07",
+        "question": "Which factories are on the sanctions list?",
+        "answers": ["MAZ and BelAZ", "MAZ", "BelAZ"],
+    },
+    {
+        "id": "t08",
+        "question": "How many entities are under individual sanctions?",
+        "answers": ["15"],
+    },
+    {
+        "id": "t09",
+        "question": "What is the capital of Portugal?",
+        "answers": [],
+        "unanswerable": True,
+    },
+    {
+        "id": "t10",
+        "question": "How many goals did the national team score?",
+        "answers": [],
+        "unanswerable": True,
+    },
+]
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):
     """`qa serve` in a subprocess over a copy of the corpus; stopped by PID at the end."""
@@ -51,6 +103,11 @@ def app(tmp_path_factory: pytest.TempPathFactory):
     }
     env.pop("QA_LLM", None)
     env.pop("QA_ENGINE", None)
+    (folder / "eval").mkdir()
+    env["QA_EVAL_DIR"] = str(folder / "eval")
+    (folder / "eval" / "ten.jsonl").write_text(
+        "".join(json.dumps(q) + "\n" for q in TEN_QUESTIONS), encoding="utf-8"
+    )
     url = f"http://127.0.0.1:{port}/"
     command = [sys.executable, "-m", "qa", "serve", "--port", str(port)]
     with local_server(command, url, env) as server:
@@ -478,6 +535,51 @@ def test_copy_gives_the_text_people_see(page) -> None:
     copied = page.evaluate("navigator.clipboard.readText()")
     assert "came into force on 25 June" in copied
     assert "<" not in copied and "**" not in copied and "&#" not in copied
+
+
+def test_the_evaluate_tab_runs_a_set_opens_a_failure_and_compares_runs(page) -> None:
+    page.get_by_role("tab", name="Evaluate").click()
+
+    def run(engine: str) -> None:
+        page.locator("#eval-set input").click()
+        page.get_by_role("option", name="ten.jsonl").click()
+        for box in page.locator("#eval-engines label").all():
+            checked = box.locator("input").is_checked()
+            if checked != (box.inner_text().strip() == engine):
+                box.click()
+        page.locator("#eval-run").click()
+        page.locator("#eval-status").get_by_text(f"ten · {engine} · ").wait_for(timeout=120000)
+
+    run("extractive")
+    page.locator("#eval-status").get_by_text("10 shown").wait_for()
+    page.locator("#eval-metrics").get_by_text("containment", exact=True).wait_for()
+    table = page.locator("#eval-questions")
+    for number in ("t01", "t10"):  # every question of the set is listed
+        table.get_by_text(number, exact=True).filter(visible=True).first.wait_for()
+    table.get_by_text("t09", exact=True).filter(visible=True).first.click()  # open one
+    detail = page.locator("#eval-detail")
+    detail.get_by_text("Verdict:").wait_for()
+    for part in ("What is the capital of Portugal?", "Gold answers", "Retrieved passages"):
+        assert part in detail.inner_text()
+    page.locator("#eval-filter input").click()
+    page.get_by_role("option", name="failures", exact=True).click()
+    page.locator("#eval-status").get_by_text("10 shown").wait_for(state="detached")
+    shown = int(re.search(r"(\d+) shown", page.locator("#eval-status").inner_text()).group(1))
+    verdicts = page.locator("#eval-questions tbody tr td:nth-child(3)").filter(visible=True)
+    verdicts = verdicts.all_inner_texts()
+    assert "right" not in [v.strip() for v in verdicts[:shown]]
+    run("sentence")
+    page.get_by_text("Compare two runs").click()
+    for name, position in (("#eval-before", 1), ("#eval-after", 0)):
+        page.locator(f"{name} input").click()
+        page.get_by_role("option").nth(position).click()
+    page.locator("#eval-compare").click()
+    comparison = page.locator("#eval-comparison")
+    comparison.get_by_text("Is it more than chance?").wait_for(timeout=30000)
+    assert "McNemar" in comparison.inner_text() and "engine: extractive → sentence" in (
+        comparison.inner_text()
+    )
+    page.screenshot(path=ARTIFACTS / "ui-evaluate.png", full_page=True)
 
 
 def test_dark_mode_and_a_phone_screen_stay_readable(app, browser) -> None:

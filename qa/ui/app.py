@@ -13,6 +13,7 @@ from qa.errors import BackendError, InputError, QAError
 from qa.service import QAService
 from qa.ui.chat import ChatHandlers, engine_choices
 from qa.ui.documents import DocumentHandlers
+from qa.ui.evaluation import evaluate_tab
 from qa.ui.render import document_page
 
 CSS = """
@@ -116,6 +117,8 @@ def build_ui(service: QAService) -> gr.Blocks:
                 doomed = gr.Dropdown([], label="Document", scale=3, elem_id="doomed")
                 delete = gr.Button("Delete from corpus", variant="stop", elem_id="delete")
             doc_status = gr.Markdown(elem_id="upload-status")
+
+        evaluate_tab(service, demo)
 
         corpus_views = [doc_status, table, doomed, scope, welcome, examples]
         answer_out = [chatbot, question, status, state, stop]
