@@ -216,6 +216,12 @@ def train(data: Path, output: Path | None) -> None:
 @click.option("--engine", "engines", multiple=True, help="Engine to run (repeat to compare).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
 @click.option(
+    "--judge",
+    type=click.Choice(["openai", "ollama", "llamacpp"]),
+    help="Judge generated answers (answer correctness, faithfulness) with this backend, "
+    "configured by the QA_LLM_* settings.",
+)
+@click.option(
     "--compare",
     is_flag=True,
     help="Compare two runs (FILES: before.json after.json) instead of running questions.",
@@ -231,6 +237,7 @@ def evaluate(
     squad: Path | None,
     engines: tuple[str, ...],
     limit: int | None,
+    judge: str | None,
     compare: bool,
     against: str | None,
     results_dir: Path,
@@ -259,7 +266,9 @@ def evaluate(
     for name in names:
         if name not in ENGINES:
             raise InputError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
-    evaluation = Evaluation(settings, squad or questions_file, names, limit, squad is not None)
+    evaluation = Evaluation(
+        settings, squad or questions_file, names, limit, squad is not None, judge
+    )
     with tqdm(desc="asking", unit="question", disable=not sys.stderr.isatty()) as bar:
         try:
             for _, done, total in evaluation:
@@ -271,7 +280,8 @@ def evaluate(
     if not runs:
         raise InputError("interrupted before any question was answered; nothing to report")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    paths = write_reports(results_dir, dataset, stamp, runs, run_info(settings))
+    info = {**run_info(settings), "judge": evaluation.judge_info}
+    paths = write_reports(results_dir, dataset, stamp, runs, info)
     click.echo(markdown_table(dataset, {e: metrics for e, (metrics, _) in runs.items()}))
     for path in paths:
         click.echo(f"wrote {path}")

@@ -110,6 +110,13 @@ def _supports(quote: str, source: str, start: int, end: int, question: EvalQuest
     return span is not None and spans_overlap(span, (start, end))
 
 
+def judged(records: list[dict], key: str) -> float | None:
+    """The mean of a judged score over the records a judge scored; None: not judged."""
+    scores = [(r.get("judge") or {}).get(key) for r in records]
+    scores = [score for score in scores if score is not None]
+    return round(sum(scores) / len(scores), 4) if scores else None
+
+
 def aggregate(records: list[dict]) -> dict:
     """Run-level metrics from the per-question records (definitions in eval/README.md)."""
     answerable = [r for r in records if not r["unanswerable"]]
@@ -142,6 +149,8 @@ def aggregate(records: list[dict]) -> dict:
         "refusal_precision": share(sum(r["unanswerable"] for r in refused), len(refused)),
         "refusal_recall": share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
         "refused_share": share(len(refused), len(records)),
+        "answer_correctness": judged(records, "answer_correctness"),
+        "faithfulness": judged(records, "faithfulness"),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
     }
@@ -160,10 +169,18 @@ def run(
     return records
 
 
-def ask_and_score(ask: Callable[[str, list[str]], Answer], question: EvalQuestion) -> dict:
+def ask_and_score(
+    ask: Callable[[str, list[str]], Answer],
+    question: EvalQuestion,
+    judge: Callable[[EvalQuestion, Answer], dict] | None = None,
+) -> dict:
+    """One question asked and scored; a generated answer is also judged if a judge is set."""
     started = time.perf_counter()
     answer = ask(question.question, question.turns)
-    return score(question, answer, (time.perf_counter() - started) * 1000)
+    record = score(question, answer, (time.perf_counter() - started) * 1000)
+    if judge is not None and answer.generated:
+        record.update(judge(question, answer))
+    return record
 
 
 class Evaluation:
@@ -184,8 +201,11 @@ class Evaluation:
         engines: list[str],
         limit: int | None = None,
         squad: bool | None = None,
+        judge: str | None = None,
     ) -> None:
         self.settings, self.path, self.engines, self.limit = settings, path, engines, limit
+        self.judge_engine = judge
+        self.judge_info: dict | None = None
         self.squad = path.suffix.lower() == ".json" if squad is None else squad
         self.dataset = path.stem
         self.records: dict[str, list[dict]] = {engine: [] for engine in engines}
@@ -211,11 +231,17 @@ class Evaluation:
                 questions = load_questions(self.path)[: self.limit]
             self.total = len(questions) * len(self.engines)
             embeddings = build_service(settings).embeddings  # one load for all engines
+            judge = None
+            if self.judge_engine:
+                from qa.judge import Judge
+
+                judge = Judge(self.settings, self.judge_engine)
+                self.judge_info = judge.info()
             done = 0
             for engine in self.engines:
                 service = build_service(settings.model_copy(update={"engine": engine}), embeddings)
                 for question in questions:
-                    self.records[engine].append(ask_and_score(service.ask, question))
+                    self.records[engine].append(ask_and_score(service.ask, question, judge))
                     done += 1
                     yield engine, done, self.total
         self.finished = True

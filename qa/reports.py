@@ -6,7 +6,8 @@ from pathlib import Path
 from qa.evaluate import HEADLINE
 from qa.settings import Settings
 
-COLUMNS = [*HEADLINE, "latency_p50_ms", "latency_p95_ms"]
+COLUMNS = [*HEADLINE, "answer_correctness", "faithfulness", "latency_p50_ms", "latency_p95_ms"]
+JUDGED = ("answer_correctness", "faithfulness")
 
 
 def _cell(value: object) -> str:
@@ -20,7 +21,14 @@ def markdown_table(dataset: str, runs: dict[str, dict]) -> str:
     header = ["engine", "questions", *COLUMNS]
     lines = [f"### {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for engine, metrics in runs.items():
-        cells = [engine, str(metrics["questions"]), *(_cell(metrics[c]) for c in COLUMNS)]
+        cells = [
+            engine,
+            str(metrics["questions"]),
+            *(
+                "not judged" if c in JUDGED and metrics.get(c) is None else _cell(metrics.get(c))
+                for c in COLUMNS
+            ),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -155,11 +155,11 @@ def test_an_interrupted_run_keeps_what_it_finished(
     questions = write_jsonl(tmp_path / "mini.jsonl", QUESTIONS)
     real, asked = evaluate.ask_and_score, []
 
-    def interrupted_at_the_third(ask, question):
+    def interrupted_at_the_third(ask, question, judge=None):
         if len(asked) == 2:
             raise KeyboardInterrupt
         asked.append(question.id)
-        return real(ask, question)
+        return real(ask, question, judge)
 
     monkeypatch.setattr(evaluate, "ask_and_score", interrupted_at_the_third)
     result = runner.invoke(main, ["eval", str(questions), "--results-dir", str(tmp_path / "r")])

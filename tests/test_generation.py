@@ -182,3 +182,67 @@ def test_ollama_backend_that_is_down_names_the_url(seed_corpus, monkeypatch) -> 
     result = CliRunner().invoke(main, ["ask", "When did sanctions start?"])
     assert result.exit_code == 5, result.output
     assert url in result.stderr and "QA_LLM_BASE_URL" in result.stderr
+
+
+def test_qa_eval_judges_generated_answers_through_a_real_local_server(
+    openai_env: str, seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    monkeypatch.setenv("QA_TOP_K", "2")  # short judge prompts: this is a 2-core machine
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest"]).exit_code == 0
+    questions = tmp_path / "two.jsonl"
+    questions.write_text(
+        json.dumps(
+            {"id": "a", "question": "When did EU sectoral sanctions start?", "answers": ["25 June"]}
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "b",
+                "question": "Who came second in the election?",
+                "answers": ["Svetlana Tikhanovskaya"],
+            }
+        )
+        + "\n"
+    )
+    results = tmp_path / "results"
+    judged = runner.invoke(
+        main,
+        [
+            "eval",
+            str(questions),
+            "--engine",
+            "openai",
+            "--engine",
+            "sentence",
+            "--judge",
+            "openai",
+            "--results-dir",
+            str(results),
+        ],
+    )
+    assert judged.exit_code == 0, judged.output
+    run = json.loads(next(results.glob("two-openai-*.json")).read_text())
+    judge = run["run"]["judge"]
+    assert judge["engine"] == "openai" and judge["model"] == "gemma"
+    assert "YES or NO" in judge["prompts"]["faithfulness"]
+    for record in run["questions"]:
+        if not record["refused"]:  # every verdict is kept raw, as the judge wrote it
+            verdicts = record["judge"]["verdicts"]
+            assert isinstance(verdicts["answer_correctness"], str)
+            assert all(isinstance(v["verdict"], str) for v in verdicts["faithfulness"])
+    for key in ("answer_correctness", "faithfulness"):
+        scores = [
+            r["judge"][key] for r in run["questions"] if r.get("judge", {}).get(key) is not None
+        ]
+        expected = round(sum(scores) / len(scores), 4) if scores else None
+        assert run["metrics"][key] == expected
+    sentence = json.loads(next(results.glob("two-sentence-*.json")).read_text())
+    assert sentence["metrics"]["faithfulness"] is None  # extractive engines are not judged
+    assert "| sentence | 2 |" in judged.stdout and "not judged" in judged.stdout
