@@ -249,8 +249,8 @@ def evaluate(
 
     from tqdm import tqdm
 
-    from qa.evaluate import Evaluation
-    from qa.reports import markdown_table, run_info, write_reports
+    from qa.evaluation.reports import markdown_table, run_info, write_reports
+    from qa.evaluation.runs import Evaluation
     from qa.service import ENGINES
 
     if compare or against:
@@ -291,7 +291,7 @@ def evaluate(
 
 def compare_runs(files: tuple[Path, ...], against: str | None, results_dir: Path) -> None:
     """Print and write the comparison of two `qa eval` runs."""
-    from qa.compare import compare, latest_before, load_run, markdown
+    from qa.evaluation.compare import compare, latest_before, load_run, markdown
 
     if against and len(files) == 1:
         after = load_run(files[0])

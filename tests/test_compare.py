@@ -6,7 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.compare import compare, load_run
+from qa.evaluation.compare import compare, load_run
 
 
 def write_run(folder: Path, stamp: str, rights: list[bool], ems: list[bool]) -> Path:

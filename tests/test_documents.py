@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.datasets import load_questions
-from qa.feedback import record_vote
+from qa.evaluation.datasets import load_questions
+from qa.evaluation.feedback import record_vote
 from qa.service import QAService, offered_engines
 from qa.settings import Settings
 

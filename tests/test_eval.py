@@ -148,7 +148,7 @@ def test_unknown_engine_and_missing_input(tmp_path: Path) -> None:
 def test_an_interrupted_run_keeps_what_it_finished(
     seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qa import evaluate
+    from qa.evaluation import runs as evaluate
 
     runner = CliRunner()
     assert runner.invoke(main, ["ingest"]).exit_code == 0

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.datasets import load_squad
 from qa.errors import BackendError
+from qa.evaluation.datasets import load_squad
 from qa.formats import EXTRACTORS
 from qa.service import QAService
 from qa.settings import Settings

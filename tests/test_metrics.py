@@ -2,8 +2,7 @@
 
 import pytest
 
-from qa.evaluate import aggregate
-from qa.metrics import (
+from qa.evaluation.metrics import (
     contains_answer,
     exact_match,
     f1_score,
@@ -12,6 +11,7 @@ from qa.metrics import (
     reciprocal_rank,
     strip_markers,
 )
+from qa.evaluation.runs import aggregate
 
 
 @pytest.mark.parametrize(

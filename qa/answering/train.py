@@ -31,7 +31,7 @@ from qa.answering.extractive import QUESTION_FEATURES, Ranking, question_feature
 from qa.answering.sentences import SENTENCE_FEATURES
 from qa.answering.spans import SPAN_FEATURES, add_span_features, span_candidates
 from qa.errors import InputError
-from qa.metrics import contains_answer, exact_match, f1_score, short_answer_right
+from qa.evaluation.metrics import contains_answer, exact_match, f1_score, short_answer_right
 from qa.settings import Settings
 
 SCRIPT_VERSION = 1

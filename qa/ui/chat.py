@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from qa import feedback
 from qa.errors import InputError, QAError
+from qa.evaluation import feedback
 from qa.schema import Answer
 from qa.service import QAService, offered_engines
 from qa.ui import conversations as convs

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.compare import compare, load_run, markdown
 from qa.errors import QAError
-from qa.evaluate import Evaluation
-from qa.reports import run_info, write_reports
+from qa.evaluation.compare import compare, load_run, markdown
+from qa.evaluation.reports import run_info, write_reports
+from qa.evaluation.runs import Evaluation
 from qa.service import QAService, offered_engines
 from qa.ui.render import verbatim
 

@@ -13,9 +13,9 @@ is kept raw and leaves that score unjudged; nothing is made up.
 import re
 
 from qa.chunking import split_sentences
-from qa.datasets import EvalQuestion
+from qa.evaluation.datasets import EvalQuestion
+from qa.evaluation.metrics import strip_markers
 from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
-from qa.metrics import strip_markers
 from qa.schema import Answer
 from qa.settings import Settings
 

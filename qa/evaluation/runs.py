@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qa.datasets import EvalQuestion
-from qa.metrics import (
+from qa.evaluation.datasets import EvalQuestion
+from qa.evaluation.metrics import (
     contains_answer,
     exact_match,
     f1_score,
@@ -216,7 +216,7 @@ class Evaluation:
         """(engine, questions done, questions of the run) after each answered question."""
         import tempfile
 
-        from qa.datasets import load_questions, load_squad
+        from qa.evaluation.datasets import load_questions, load_squad
         from qa.service import build_service
 
         with tempfile.TemporaryDirectory(prefix="qa-squad-") as folder:
@@ -233,7 +233,7 @@ class Evaluation:
             embeddings = build_service(settings).embeddings  # one load for all engines
             judge = None
             if self.judge_engine:
-                from qa.judge import Judge
+                from qa.evaluation.judge import Judge
 
                 judge = Judge(self.settings, self.judge_engine)
                 self.judge_info = judge.info()

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from qa.evaluate import HEADLINE
+from qa.evaluation.runs import HEADLINE
 from qa.settings import Settings
 
 COLUMNS = [*HEADLINE, "answer_correctness", "faithfulness", "latency_p50_ms", "latency_p95_ms"]
