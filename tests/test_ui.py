@@ -582,6 +582,29 @@ def test_the_evaluate_tab_runs_a_set_opens_a_failure_and_compares_runs(page) -> 
     page.screenshot(path=ARTIFACTS / "ui-evaluate.png", full_page=True)
 
 
+def test_a_stopped_evaluation_keeps_a_partial_run(app, page) -> None:
+    questions = [dict(q, id=f"{q['id']}-{n}") for n in range(4) for q in TEN_QUESTIONS]
+    (app["folder"] / "eval" / "forty.jsonl").write_text(
+        "".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8"
+    )
+    page.get_by_role("tab", name="Evaluate").click()
+    page.reload(wait_until="load")  # the set list is read when the page loads
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#eval-set input").click()
+    page.get_by_role("option", name="forty.jsonl").click()
+    page.locator("#eval-run").click()
+    page.locator("#eval-status").get_by_text("answered").wait_for(timeout=60000)
+    page.locator("#eval-stop").click()
+    page.locator("#eval-status").get_by_text("Stopped").wait_for(timeout=60000)
+    page.wait_for_function(
+        "() => document.querySelector('#eval-opened input').value.includes('partial')",
+        timeout=30000,
+    )
+    [kept] = (app["folder"] / "eval" / "results").glob("forty-*.json")
+    run = json.loads(kept.read_text())
+    assert run["metrics"]["partial"] is True and 0 < len(run["questions"]) < 40
+
+
 def test_dark_mode_and_a_phone_screen_stay_readable(app, browser) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
     page = context.new_page()

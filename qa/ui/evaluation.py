@@ -42,6 +42,7 @@ class EvaluationHandlers:
 
     def __init__(self, service: QAService) -> None:
         self.settings = service.settings
+        self.running = 0  # runs not yet written (a stopped one writes as it closes)
 
     @property
     def results_dir(self) -> Path:
@@ -65,6 +66,8 @@ class EvaluationHandlers:
             info = run.get("run") or {}
             label = f"{dataset} · {engine} · {date}"
             label += f" · {info['commit']}" if info.get("commit") else ""
+            settings = info.get("settings") or {}
+            label += f" · top {settings['top_k']}" if "top_k" in settings else ""
             label += " · partial" if run.get("metrics", {}).get("partial") else ""
             named.append((date, label, str(path)))
         return [(label, path) for _, label, path in sorted(named, reverse=True)]
@@ -93,6 +96,7 @@ class EvaluationHandlers:
             return
         evaluation = Evaluation(self.settings, path, list(engines), int(limit) if limit else None)
         written: list[Path] = []
+        self.running += 1
         try:
             for engine, done, total in evaluation:
                 progress((done, total), desc=f"{engine}: question {done} of {total}")
@@ -101,8 +105,11 @@ class EvaluationHandlers:
             yield f"⚠️ {verbatim(str(exc))}", gr.skip()
             return
         finally:  # also when stopped: what was answered is kept, marked partial
-            if evaluation.results():
-                written = self.write(evaluation)
+            try:
+                if evaluation.results():
+                    written = self.write(evaluation)
+            finally:
+                self.running -= 1
         first = next(str(p) for p in written if p.suffix == ".json")
         yield (
             f"Finished {path.name}: {evaluation.total} answers.",
@@ -120,7 +127,12 @@ class EvaluationHandlers:
         )
 
     def stopped(self) -> tuple:
-        """After Stop: the partial run (kept by `run`) is opened."""
+        """After Stop: the partial run (kept by `run` as it closes) is opened."""
+        import time
+
+        deadline = time.monotonic() + 30
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.1)
         runs = self.runs()
         newest = runs[0][1] if runs else None
         note = "Stopped: the answers so far are kept as a run marked partial."
