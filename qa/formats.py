@@ -25,7 +25,7 @@ class Extracted:
     page_starts: list[int] = field(default_factory=list)  # PDFs: offset of each page
 
 
-def extract_text(path: Path) -> Extracted:
+def extract_text(path: Path, max_bytes: int | None = None) -> Extracted:
     """Plain text and Markdown, exactly as `open(path, encoding='utf-8').read()` reads them."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -37,7 +37,7 @@ def extract_text(path: Path) -> Extracted:
     return Extracted(text)
 
 
-def extract_pdf(path: Path) -> Extracted:
+def extract_pdf(path: Path, max_bytes: int | None = None) -> Extracted:
     """The text of each page, pages separated by a blank line."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -74,7 +74,7 @@ BOILERPLATE_TAGS = [
 ]
 
 
-def extract_html(path: Path) -> Extracted:
+def extract_html(path: Path, max_bytes: int | None = None) -> Extracted:
     """The main text of a web page, without scripts, styles and navigation; <title> as title."""
     from bs4 import BeautifulSoup
 
@@ -139,7 +139,7 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
     return Extracted("\n\n".join(lines), title)
 
 
-EXTRACTORS: dict[str, Callable[[Path], Extracted]] = {
+EXTRACTORS: dict[str, Callable[[Path, int | None], Extracted]] = {  # (file, size limit)
     ".txt": extract_text,
     ".md": extract_text,
     ".pdf": extract_pdf,
@@ -163,8 +163,7 @@ def extract(path: Path, max_bytes: int | None = None) -> Extracted:
             f"it is too large ({size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB,"
             " set by QA_MAX_FILE_MB)"
         )
-    extractor = EXTRACTORS[path.suffix.lower()]
-    return extractor(path, max_bytes) if extractor is extract_docx else extractor(path)
+    return EXTRACTORS[path.suffix.lower()](path, max_bytes)
 
 
 PLAIN_SUFFIXES = (".txt", ".md")

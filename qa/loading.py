@@ -88,26 +88,23 @@ def load_corpus(
     """
     root = corpus_dir.resolve()
     with Extraction(seconds_per_file) as read:
-        yield from _load_files(corpus_dir, root, skipped, max_bytes, unreachable, read)
-
-
-def _load_files(corpus_dir, root, skipped, max_bytes, unreachable, read) -> Iterator[Document]:
-    for path in corpus_files(corpus_dir):
-        if problem := _path_problem(path, root):
-            skipped.append(SkippedFile(str(path), problem))
-            continue
-        try:
-            yield load_file(path, corpus_dir, max_bytes, read)
-        except UnreadableFile as exc:
-            skipped.append(SkippedFile(str(path), str(exc)))
-        except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            if unreachable is not None and path.exists():
-                unreachable.add(path.relative_to(corpus_dir).as_posix())
-                reason += "; its earlier chunks are kept"
-            skipped.append(SkippedFile(str(path), reason))
-        except Exception as exc:  # a parser's own failure must not stop the other files
-            skipped.append(SkippedFile(str(path), f"it could not be read ({type(exc).__name__})"))
+        for path in corpus_files(corpus_dir):
+            if problem := _path_problem(path, root):
+                skipped.append(SkippedFile(str(path), problem))
+                continue
+            try:
+                yield load_file(path, corpus_dir, max_bytes, read)
+            except UnreadableFile as exc:
+                skipped.append(SkippedFile(str(path), str(exc)))
+            except OSError as exc:
+                reason = (exc.strerror or str(exc)).lower()
+                if unreachable is not None and path.exists():
+                    unreachable.add(path.relative_to(corpus_dir).as_posix())
+                    reason += "; its earlier chunks are kept"
+                skipped.append(SkippedFile(str(path), reason))
+            except Exception as exc:  # a parser's own failure must not stop the other files
+                reason = f"it could not be read ({type(exc).__name__})"
+                skipped.append(SkippedFile(str(path), reason))
 
 
 def _path_problem(path: Path, root: Path) -> str | None:
@@ -178,14 +175,21 @@ def add_to_corpus(
         elif target.is_file() and target.read_bytes() == path.read_bytes():
             uploads.append(Upload(target, "unchanged"))
         elif target.exists():
-            trash_dir.mkdir(parents=True, exist_ok=True)
-            shutil.move(target, trash_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{target.name}")
+            move_to_trash(target, trash_dir)
             shutil.copyfile(path, target)
             uploads.append(Upload(target, "replaced"))
         else:
             shutil.copyfile(path, target)
             uploads.append(Upload(target, "added"))
     return uploads, rejected
+
+
+def move_to_trash(path: Path, trash_dir: Path) -> Path:
+    """Move a corpus file out of the corpus, named by the time it left; nothing is deleted."""
+    import shutil
+
+    trash_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.move(path, trash_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"))
 
 
 def _upload_problem(

@@ -16,7 +16,7 @@ from qa.errors import BackendError, InputError, NotIndexedError
 from qa.generation import condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
 from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
-from qa.loading import SkippedFile, Upload, add_to_corpus, source_text
+from qa.loading import SkippedFile, Upload, add_to_corpus, move_to_trash, source_text
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
@@ -248,8 +248,7 @@ class QAService:
             raise InputError(f"not an indexed document: {source}")
         path = self.settings.corpus_dir / source
         if path.is_file() and not path.is_symlink():
-            self.trash_dir.mkdir(parents=True, exist_ok=True)
-            path.rename(self.trash_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}")
+            move_to_trash(path, self.trash_dir)
         elif path.exists() or path.is_symlink():
             path.unlink()
         return self.ingest(progress=False, allow_empty=True)

@@ -151,8 +151,9 @@ def index_id(settings: Settings, create: bool) -> str | None:
         return None
     import uuid
 
-    path.write_text(uuid.uuid4().hex, encoding="utf-8")
-    return path.read_text(encoding="utf-8").strip()
+    made = uuid.uuid4().hex
+    path.write_text(made, encoding="utf-8")
+    return made
 
 
 def claim_collection(collection: Any, settings: Settings, claim: bool) -> None:

@@ -50,7 +50,7 @@ def test_a_file_unreadable_during_an_ingest_keeps_its_chunks(
     before = indexed.store.lexical.count()
     real = EXTRACTORS[".md"]
 
-    def unreadable(path: Path):
+    def unreadable(path: Path, max_bytes: int | None = None):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setitem(EXTRACTORS, ".md", unreadable)

@@ -1,5 +1,6 @@
 """Evaluation reports: a JSON file per engine, a Markdown table and a PNG chart per run."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -62,23 +63,32 @@ def write_chart(path: Path, dataset: str, runs: dict[str, dict]) -> Path:
     return path
 
 
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of a file, computed once per process per version (path, size, mtime)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: Path, size: int, mtime_ns: int) -> str | None:
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 def run_info(settings: Settings) -> dict:
     """What a run ran on, so that a comparison can tell a code change from a settings one:
     the commit, the settings (secrets left out), the model files' SHA-256 and the embedder."""
-    import hashlib
     import subprocess
 
     from qa.store import indexed_embedder
-
-    def digest(path: Path) -> str | None:
-        try:
-            sha = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    sha.update(block)
-            return sha.hexdigest()
-        except OSError:
-            return None
 
     models: dict[str, str | None] = {}
     try:
@@ -86,8 +96,8 @@ def run_info(settings: Settings) -> dict:
         from qa.embeddings import model_folder
 
         reader = Path(settings.short_answer_model) if settings.short_answer_model else None
-        models["short_answer_model"] = digest(reader or bundled_model_path())
-        models["embedding_model"] = digest(
+        models["short_answer_model"] = file_digest(reader or bundled_model_path())
+        models["embedding_model"] = file_digest(
             model_folder(settings.embedding_model) / "model.safetensors"
         )
     except Exception:  # a missing model is reported by the run itself

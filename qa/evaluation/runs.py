@@ -1,13 +1,10 @@
 """Evaluation: ask every question of a set, score the answers, write JSON, Markdown and a chart."""
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
-
-from tqdm import tqdm
 
 from qa.evaluation.datasets import EvalQuestion
 from qa.evaluation.metrics import (
@@ -154,19 +151,6 @@ def aggregate(records: list[dict]) -> dict:
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
     }
-
-
-def run(
-    ask: Callable[[str, list[str]], Answer],
-    questions: list[EvalQuestion],
-    progress: bool | None = None,
-) -> list[dict]:
-    """Ask every question (with its earlier turns as history) and score the answers."""
-    records: list[dict] = []
-    show = (not sys.stderr.isatty()) if progress is None else not progress
-    for question in tqdm(questions, desc="asking", unit="question", disable=show):
-        records.append(ask_and_score(ask, question))
-    return records
 
 
 def ask_and_score(

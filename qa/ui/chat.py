@@ -161,7 +161,7 @@ class ChatHandlers:
 
     def record(self, turns: list[dict], number: int, liked: bool, correction: str) -> str:
         turn = turns[number]
-        earlier = [t["question"] for t in turns[:number] if t.get("answer") is not None]
+        earlier = convs.history({"turns": turns[:number]})
         return feedback.record_vote(
             self.service.settings.feedback_file,
             turn["question"],
@@ -205,9 +205,8 @@ class ChatHandlers:
 
     # first load
 
-    def welcome(self) -> tuple:
-        """What is indexed and how to start, the engines on offer, and example questions."""
-        documents = self.service.documents()
+    def welcome(self, documents: list[dict]) -> tuple:
+        """What is indexed and how to start, and example questions from the titles."""
         if documents:
             chunks = sum(d["chunks"] for d in documents)
             text = (

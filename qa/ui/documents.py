@@ -48,7 +48,7 @@ class DocumentHandlers:
             gr.Dropdown(
                 choices=names, value=[s for s in scope or [] if s in {n for _, n in names}]
             ),
-            *self.chat.welcome(),
+            *self.chat.welcome(documents),
         )
 
     def upload(
