@@ -241,7 +241,7 @@ def bench_ask_idle_and_loaded(service: QAService, rounds: int) -> dict:
         "idle": idle,
         "loaded": loaded,
         "p95_loaded_over_idle": round(loaded["p95_ms"] / idle["p95_ms"], 2),
-        "llm_threads": service.settings.llm_threads,
+        "reader_threads": service.settings.embedding_threads,
     }
 
 
@@ -430,7 +430,7 @@ def table(figures: dict) -> str:
     rows.append(
         row(
             f"the same with one core busy (p95 loaded / idle {short['p95_loaded_over_idle']},"
-            f" target <= 2; QA_LLM_THREADS={short['llm_threads']})",
+            f" target <= 2; QA_EMBEDDING_THREADS={short['reader_threads'] or 'one per CPU'})",
             [f"{loaded['p50_ms']} / {loaded['p95_ms']}"],
         )
     )

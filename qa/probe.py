@@ -101,7 +101,7 @@ def _child(model: str, threads: int) -> None:
     """Load the model and generate two tokens; a crash here is the verdict."""
     from llama_cpp import Llama
 
-    from qa.answering.reader import silence_llama_log
+    from qa.llms import silence_llama_log
 
     silence_llama_log()
     llm = Llama(model_path=model, n_ctx=64, n_threads=threads, verbose=False)

@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from qa.answering import REFUSAL, ExtractiveAnswerer
-from qa.answering.reader import ShortAnswerer
+from qa.answering.reading import SpanReader, load_reader
 from qa.errors import BackendError, InputError, NotIndexedError
 from qa.generation import condense_chain, ground, is_refusal, stream_tokens
 from qa.indexing import IngestReport, ingest
@@ -56,16 +56,19 @@ class QAService:
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.embeddings, self.store.lexical, self.settings.corpus_dir)
+        settings = self.settings
+        return ExtractiveAnswerer(
+            self.embeddings,
+            self.store.lexical,
+            settings.corpus_dir,
+            self.span_reader,
+            short_answers=settings.engine == "extractive",
+        )
 
     @cached_property
-    def short_answerer(self) -> ShortAnswerer | None:
-        if self.settings.engine != "extractive":
-            return None
+    def span_reader(self) -> SpanReader:
         settings = self.settings
-        return ShortAnswerer(
-            settings.short_answer_model, settings.llm_threads, settings.model_cache_dir
-        )
+        return load_reader(settings.model_cache_dir, settings.embedding_threads)
 
     def validate(self, question: str) -> str:
         """The question stripped, or an InputError saying what is wrong with it."""
@@ -104,9 +107,9 @@ class QAService:
     ) -> Iterator[str | Answer]:
         """Yield what can be shown as soon as it is known; the last event is the final Answer.
 
-        The extractive engine yields its cited sentence first and the same answer again once
-        the short answer is decided; a generative engine yields its tokens, then the checked
-        Answer. `sources` limits the search to those indexed files (None: all of them).
+        The extractive engine yields its answer once; a generative engine yields its tokens,
+        then the checked Answer. `sources` limits the search to those indexed files (None: all
+        of them).
         """
         question = self.validate(question)
         history = [self.validate(turn) for turn in history or []]
@@ -125,9 +128,6 @@ class QAService:
             "retrieve": round((retrieved - started) * 1000, 1),
             "answer": round((time.perf_counter() - retrieved) * 1000, 1),
         }
-        if self.short_answerer and answer.citations:
-            yield answer  # the cited sentence now; the short answer follows
-            self.add_short_answer(answer)
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer
             return
@@ -179,17 +179,6 @@ class QAService:
         answer.passages = extractive.passages
         yield answer
 
-    def add_short_answer(self, answer: Answer) -> None:
-        """Set the answer's short form when a span of its sentence is likely right; time it."""
-        reader = self.short_answerer
-        first_use = reader.load_ms is None
-        started = time.perf_counter()
-        proposal = reader(answer.question, answer.citations[0].quote)
-        self.answerer.short_answer(answer, proposal)
-        answer.timings_ms["short_answer"] = round((time.perf_counter() - started) * 1000, 1)
-        if first_use and reader.load_ms is not None:
-            answer.timings_ms["model_load"] = reader.load_ms
-
     def passage(self, document: Document) -> Passage:
         """A retrieved chunk as a Passage whose source path opens from here."""
         meta = document.metadata
@@ -204,16 +193,10 @@ class QAService:
     def variant(self, **updates: object) -> "QAService":
         """A service with some settings changed, sharing this one's loaded models."""
         service = build_service(self.settings.model_copy(update=updates), self.embeddings)
-        reader = self.__dict__.get("short_answerer")  # one language model per process
-        same = ("short_answer_model", "llm_threads", "model_cache_dir")
-        if (
-            reader
-            and service.settings.engine == "extractive"
-            and all(
-                getattr(service.settings, name) == getattr(self.settings, name) for name in same
-            )
-        ):
-            service.short_answerer = reader
+        reader = self.__dict__.get("span_reader")  # one reader per process
+        same = ("embedding_threads", "model_cache_dir")
+        if reader and all(getattr(service.settings, n) == getattr(self.settings, n) for n in same):
+            service.span_reader = reader
         return service
 
     def documents(self) -> list[dict]:
@@ -271,7 +254,7 @@ class QAService:
 ENGINES = ("extractive", "sentence", *GENERATIVE_ENGINES)
 SCOPED_REFUSAL = "The chosen documents do not contain the answer to this question."
 ENGINE_HELP = {
-    "extractive": "quotes the best sentence; a short answer only when the model is sure",
+    "extractive": "quotes the best sentence; a short answer only when the reader is sure",
     "sentence": "quotes the best sentence, nothing more (fastest)",
     "llamacpp": "a local GGUF model writes the answer; its citations are checked",
     "ollama": "an Ollama model writes the answer; its citations are checked",

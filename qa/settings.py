@@ -75,9 +75,6 @@ class Settings(BaseSettings):
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the language model.")
     llm_max_tokens: int = Field(256, ge=1, description="Longest generated answer, in tokens.")
-    short_answer_model: str = Field(
-        "", description="GGUF file for short answers; empty means the bundled Gemma 3 270M."
-    )
     llm_threads: int = Field(
         1,
         ge=1,

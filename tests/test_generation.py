@@ -53,7 +53,7 @@ def test_passages_are_delimited_data_the_text_cannot_close() -> None:
 @pytest.fixture(scope="module")
 def llm_server():
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the bundled GGUF."""
-    from qa.answering.reader import bundled_model_path
+    from qa.llms import bundled_model_path
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"

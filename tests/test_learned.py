@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.answering.calibration import PARAMS, Scorer, load_scorers
-from qa.answering.extractive import QUESTION_FEATURES, best_span
+from qa.answering.extractive import CITED_FEATURES, QUESTION_FEATURES
 from qa.answering.sentences import SENTENCE_FEATURES, question_type
-from qa.answering.spans import SPAN_FEATURES, span_candidates
+from qa.answering.spans import SPAN_FEATURES, span_kinds
 from qa.cli import main
 
 from .conftest import ROOT
@@ -24,6 +24,7 @@ def test_committed_parameters_name_their_data_and_features() -> None:
     assert len(data["data"]["sha256"]) == 64 and data["script_version"] >= 1
     scorers = load_scorers()
     assert scorers["sentence"].features == SENTENCE_FEATURES
+    assert scorers["cited"].features == CITED_FEATURES
     assert scorers["answerable"].features == QUESTION_FEATURES
     assert scorers["span"].features == SPAN_FEATURES
     for scorer in scorers.values():
@@ -53,34 +54,17 @@ def test_question_types(question: str, kind: str | None) -> None:
     assert question_type(question) == kind
 
 
-def test_span_candidates_are_verbatim_and_typed() -> None:
-    sentence = "The registry lists 40 ships and 7 ports, and it opened on 3 May 1921 in Gdansk."
-    spans = span_candidates("How many ports does the registry list?", sentence, None)
-    assert spans and all(sentence[s.start : s.start + len(s.text)] == s.text for s in spans)
-    kinds = {s.text: s.kinds for s in spans}
-    assert "number" in kinds["7"] and "number" in kinds["40"]
-    assert "date" in kinds["3 May 1921"] and "name" in kinds["Gdansk"]
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 12): the learned span scorer follows the 270M reader, which "
-    "picks the first number; 'before_asked_noun' gets little weight from SQuAD training data",
+@pytest.mark.parametrize(
+    ("span", "kinds"),
+    [
+        ("7", {"number"}),
+        ("in 1921", {"date", "number"}),
+        ("Gdansk", {"name"}),
+        ("the sea", set()),
+    ],
 )
-def test_the_number_next_to_the_asked_noun_wins() -> None:
-    from qa.answering.reader import ShortAnswerer
-
-    reader = ShortAnswerer()
-    sentence = "The registry lists 40 ships and 7 ports, all of them in the Baltic."
-    for question, right, wrong in [
-        ("How many ports does the registry list?", "7", "40"),
-        ("How many ships does the registry list?", "40", "7"),
-    ]:
-        span = best_span(
-            question, sentence, reader(question, sentence), 0.9, load_scorers()["span"]
-        )
-        assert span is not None and span.text.startswith(right) and span.text != wrong
+def test_span_kinds(span: str, kinds: set[str]) -> None:
+    assert span_kinds(span) == kinds
 
 
 @pytest.mark.slow
@@ -96,8 +80,10 @@ def test_qa_train_reruns_on_a_small_slice(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["train", "--data", str(data), "--output", str(output)])
     assert result.exit_code == 0, result.output
     learned = json.loads(output.read_text())
-    assert set(learned["scorers"]) == {"sentence", "answerable", "span"}
+    assert set(learned["scorers"]) == {"sentence", "cited", "answerable", "span"}
     assert learned["out_of_fold"]["answerable"]["answerable_refused"] <= 0.05
+    assert (tmp_path / "reader" / "adapter_model.safetensors").is_file()
+    assert learned["reader"]["trained"]["steps"] > 0
 
 
 def test_train_names_a_bad_file(tmp_path: Path) -> None:

@@ -1,28 +1,77 @@
-"""Short answers from the bundled Gemma model are verbatim spans of the cited sentence."""
+"""Short answers come from the span reader: verbatim slices of the cited sentence."""
 
 import pytest
 
 from qa.answering.calibration import load_scorers
-from qa.answering.reader import verbatim_span
+from qa.answering.reading import Window, load_reader
 from qa.service import QAService
 
-SENTENCE = "Economic sectoral sanctions of the European Union came into force on 25 June."
+SENTENCE = "The registry lists 40 ships and 7 ports, all of them in the Baltic."
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return load_reader()
+
+
+def test_window_keeps_the_sentence_verbatim() -> None:
+    window = Window.around(SENTENCE, "It was founded in 1921.", "Its office is in Gdansk.")
+    assert window.text[window.start : window.end] == SENTENCE
+    alone = Window.around(SENTENCE)
+    assert (alone.text, alone.start, alone.end) == (SENTENCE, 0, len(SENTENCE))
+
+
+def test_the_reader_points_only_inside_the_sentence(reader) -> None:
+    window = Window.around(
+        SENTENCE, "It was founded in 1921 by Anna Nowak.", "Its office is in Gdansk."
+    )
+    for question in ["Who founded the registry?", "Where is its office?", "How many ships?"]:
+        reading = reader.read(question, [window])[0]
+        assert 0 <= reading.start < reading.end <= len(SENTENCE)
+
+
+def test_long_questions_and_neighbours_never_crowd_the_sentence_out(reader) -> None:
+    sentence = "Economic sectoral sanctions came into force on 25 June."
+    windows = [
+        Window.around(sentence, "a " * 300, "b " * 300),
+        Window.around(sentence, "a" * 600, "b" * 600),
+    ]
+    for question in ["When did the sanctions start? " + "word " * 400, "When? " + "x" * 1900]:
+        for window, reading in zip(windows, reader.read(question, windows), strict=True):
+            span = window.text[window.start : window.end][reading.start : reading.end]
+            assert reading.score > -1e4 and span and span in sentence
 
 
 @pytest.mark.parametrize(
-    ("proposal", "span"),
+    ("question", "right"),
     [
-        (" 25 June", "25 June"),
-        ("25 June 2022", "25 June"),  # an invented year is cut off
-        ("on 25 June.", "on 25 June"),
-        ("the Forum of Regions", None),  # nothing of it is in the sentence
-        ("Union", "Union"),
-        ("Unio", None),  # part of a word is not a span
-        ("in 1999 and in 2000 the Union", None),  # under half of the words survive
+        pytest.param(
+            "How many ports does the registry list?",
+            "7",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap (issue 12): the reader spans '40 ships and 7' for the second "
+                "count of a sentence; its short answer is then withheld or wrong",
+            ),
+        ),
+        ("How many ships does the registry list?", "40"),
     ],
 )
-def test_verbatim_span(proposal: str, span: str | None) -> None:
-    assert verbatim_span(proposal, SENTENCE) == span
+def test_the_number_next_to_the_asked_noun_wins(reader, question: str, right: str) -> None:
+    reading = reader.read(question, [Window.around(SENTENCE)])[0]
+    assert SENTENCE[reading.start : reading.end] == right
+
+
+def test_an_unrelated_sentence_scores_lower_than_the_answering_one(reader) -> None:
+    question = "When did the bridge open?"
+    answering, unrelated = reader.read(
+        question,
+        [
+            Window.around("The bridge opened to traffic on 3 May 1921."),
+            Window.around("Bananas are grown in many tropical countries."),
+        ],
+    )
+    assert answering.score - answering.null > unrelated.score - unrelated.null
 
 
 @pytest.mark.slow
@@ -35,15 +84,12 @@ def test_verbatim_span(proposal: str, span: str | None) -> None:
         "With how many Russian regions does Belarus keep close contacts?",
     ],
 )
-def test_bundled_model_short_answer_is_part_of_the_cited_sentence(
-    indexed: QAService, question: str
-) -> None:
+def test_short_answer_is_part_of_the_cited_sentence(indexed: QAService, question: str) -> None:
     answer = indexed.ask(question)
     assert not answer.refused
     quote = answer.citations[0].quote
     assert answer.short_answer is None or answer.short_answer in quote
     assert answer.short_answer != quote
-    assert answer.timings_ms["short_answer"] > 0
 
 
 @pytest.mark.slow
@@ -63,7 +109,7 @@ def test_sentence_engine_has_no_short_answer(embeddings, seed_corpus) -> None:
     service = build_service(Settings(engine="sentence"), embeddings)
     service.ingest(progress=False)
     answer = service.ask("when did EU sectoral sanctions start?")
-    assert answer.short_answer is None and "short_answer" not in answer.timings_ms
+    assert answer.short_answer is None and answer.citations
 
 
 def test_settings_variants_share_the_loaded_reader(embeddings) -> None:
@@ -71,7 +117,7 @@ def test_settings_variants_share_the_loaded_reader(embeddings) -> None:
     from qa.settings import Settings
 
     service = build_service(Settings(), embeddings)
-    reader = service.short_answerer
-    assert service.variant(top_k=3).short_answerer is reader
-    assert service.variant(engine="sentence").variant(top_k=2).short_answerer is None
-    assert service.variant(llm_threads=3).short_answerer is not reader
+    reader = service.span_reader
+    assert service.variant(top_k=3).span_reader is reader
+    assert service.variant(engine="sentence").variant(top_k=2).span_reader is reader
+    assert service.variant(embedding_threads=1).span_reader is not reader

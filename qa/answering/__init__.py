@@ -1,6 +1,6 @@
-"""Answering, stage by stage: sentences (candidates and features), spans (short answers),
-reader (the bundled model's proposal), calibration (learned scorers), extractive (the engine),
-train (how the scorers are learned)."""
+"""Answering, stage by stage: sentences (candidates and features), reading (the span reader),
+spans (short answers), calibration (learned scorers), extractive (the engine), train and
+finetune (how the scorers and the reader are learned)."""
 
 from qa.answering.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answering.sentences import coverage

@@ -1,9 +1,14 @@
 """The default answer engine: the retrieved sentence most likely to hold the answer, quoted.
 
 No text is generated: the answer is a sentence quoted from a retrieved passage, so every
-word the user sees traces to a span of a corpus file. Learned, calibrated scorers
-(`params.json`, made by `qa train`) rank the sentences, decide whether the corpus answers
-the question at all, and pick the short answer; each decision carries its probability.
+word the user sees traces to a span of a corpus file. Stage by stage, each a learned,
+calibrated scorer (`params.json`, made by `qa train`):
+1. `sentence` ranks every sentence of the retrieved passages from cheap features;
+2. the span reader reads the best `READ_TOP` of them, and `cited` ranks those again with
+   what it found: the best becomes the cited sentence;
+3. `answerable` decides whether the corpus answers the question at all;
+4. `span` decides whether the reader's span of the cited sentence is shown as the short
+   answer. Each decision carries its probability.
 """
 
 from dataclasses import dataclass
@@ -14,7 +19,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from qa.answering.calibration import Scorer, load_scorers
-from qa.answering.reader import Proposal
+from qa.answering.reading import SpanReader, Window
 from qa.answering.sentences import (
     Candidate,
     add_features,
@@ -24,7 +29,7 @@ from qa.answering.sentences import (
     term_weights,
     unknown_names,
 )
-from qa.answering.spans import Span, add_span_features, span_candidates
+from qa.answering.spans import span_features
 from qa.chunking import page_at
 from qa.errors import StaleIndexError
 from qa.lexical import LexicalIndex, terms
@@ -44,6 +49,17 @@ QUESTION_FEATURES = [
     "type_missing_top",
     "type_missing_all",
     "log_terms",
+    "read_margin_max",
+    "cited_probability",
+]
+READ_TOP = 6  # sentences the span reader reads, the best by the `sentence` scorer
+CITED_FEATURES = [
+    "sentence_probability",
+    "read_margin",
+    "read_score",
+    "read_gap",
+    "read_logprob",
+    "log_rank",
 ]
 
 
@@ -104,40 +120,69 @@ def rank(
     return Ranking(found, question_features(question, found, idf, lexical), idf)
 
 
-def best_span(
-    question: str,
-    sentence: str,
-    proposal: Proposal | None,
-    sentence_probability: float,
-    scorer: Scorer,
-) -> Span | None:
-    """The most probable span of the sentence, with its probability, or None."""
-    spans = span_candidates(question, sentence, proposal)
-    if not spans:
+def read(question: str, ranking: Ranking, reader: SpanReader, cited: Scorer | None) -> None:
+    """Let the reader read the best candidates; keep those, ranked again by `cited`."""
+    top = ranking.found[:READ_TOP]
+    windows = [Window.around(c.text, c.previous, c.following) for c in top]
+    readings = reader.read(question, windows)
+    best = max(r.score for r in readings)
+    for rank_, (cand, reading) in enumerate(zip(top, readings, strict=True)):
+        cand.reading = reading
+        cand.features.update(
+            sentence_probability=cand.probability,
+            read_margin=reading.score - reading.null,
+            read_score=reading.score,
+            read_gap=reading.score - best,
+            read_logprob=reading.logprob,
+            log_rank=float(np.log1p(rank_)),
+        )
+    if cited is not None:
+        for cand, p in zip(top, cited.score([c.features for c in top]), strict=True):
+            cand.probability = float(p)
+        top.sort(key=lambda c: c.probability, reverse=True)
+    ranking.found = top
+    ranking.question["read_margin_max"] = max(c.features["read_margin"] for c in top)
+    ranking.question["cited_probability"] = top[0].probability
+
+
+def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, float] | None:
+    """The reader's span of the cited sentence and its probability of being right."""
+    found = span_features(question, best.text, best.reading, best.features, best.probability)
+    if found is None:
         return None
-    add_span_features(question, sentence, spans, proposal, sentence_probability)
-    for span, p in zip(spans, scorer.score([s.features for s in spans]), strict=True):
-        span.probability = float(p)
-    return max(spans, key=lambda s: (s.probability, -len(s.text)))
+    text, features = found
+    return text, float(scorer.score([features])[0])
 
 
 class ExtractiveAnswerer:
     """Ranks every sentence of the retrieved passages and quotes the best, or refuses."""
 
-    def __init__(self, embeddings: Embeddings, lexical: LexicalIndex, corpus_dir: Path) -> None:
+    def __init__(
+        self,
+        embeddings: Embeddings,
+        lexical: LexicalIndex,
+        corpus_dir: Path,
+        reader: SpanReader,
+        short_answers: bool = True,
+    ) -> None:
         self.embeddings = embeddings
         self.corpus_dir = corpus_dir
         self.lexical = lexical
+        self.reader = reader
+        self.short_answers = short_answers
         self.scorers = load_scorers()
 
     def answer(self, question: str, query: str, passages: list[Document]) -> Answer:
-        """The best sentence as a cited answer with its confidence, or a refusal."""
+        """The best sentence as a cited answer with its confidence and short answer, or a
+        refusal."""
+        scorers = self.scorers
         ranking = rank(
-            question, query, passages, self.embeddings, self.lexical, self.scorers["sentence"]
+            question, query, passages, self.embeddings, self.lexical, scorers["sentence"]
         )
         if ranking is None:
             return Answer(question=question, text=REFUSAL, refused=True)
-        answerable = self.scorers["answerable"]
+        read(question, ranking, self.reader, scorers["cited"])
+        answerable = scorers["answerable"]
         if answerable.score([ranking.question])[0] < answerable.threshold:
             return Answer(question=question, text=REFUSAL, refused=True)
         best = ranking.found[0]
@@ -154,20 +199,14 @@ class ExtractiveAnswerer:
             quote=best.text,
             page=page_at(meta, best.start),
         )
-        return Answer(
+        answer = Answer(
             question=question,
             text=f"{best.text} [1]",
             citations=[citation],
             confidence=round(best.probability, 3),
-            sure=best.probability >= self.scorers["sentence"].threshold,
+            sure=best.probability >= scorers["cited"].threshold,
         )
-
-    def short_answer(self, answer: Answer, proposal: Proposal | None) -> None:
-        """Set the answer's short form when the best span clears the learned threshold."""
-        scorer = self.scorers["span"]
-        span = best_span(
-            answer.question, answer.citations[0].quote, proposal, answer.confidence or 0.0, scorer
-        )
-        if span is not None and span.probability >= scorer.threshold:
-            answer.short_answer = span.text
-            answer.short_answer_confidence = round(span.probability, 3)
+        span = short_answer(question, best, scorers["span"]) if self.short_answers else None
+        if span is not None and span[1] >= scorers["span"].threshold:
+            answer.short_answer, answer.short_answer_confidence = span[0], round(span[1], 3)
+        return answer

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.documents import Document
 
+from qa.answering.reading import Reading
 from qa.chunking import split_sentences
 from qa.lexical import LexicalIndex, terms
 
@@ -90,6 +91,7 @@ class Candidate:
     following: str = ""
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
+    reading: Reading | None = None  # the span reader's best span, once it has read this
 
 
 def candidates(passages: list[Document]) -> list[Candidate]:

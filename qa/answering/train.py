@@ -1,11 +1,16 @@
-"""Learn the answering step's scorers from SQuAD 2.0 training articles: `qa train`.
+"""Learn the answering step from SQuAD 2.0 training articles: `qa train`.
 
-What is learned, each a logistic regression calibrated by isotonic regression on
-out-of-fold scores (folds by article, so a score is never judged on its own article):
+The articles are split in two halves by title. The span reader (`qa.answering.finetune`) is
+fine-tuned on the first; the scorers learn from the second, so they see the reader as it
+behaves on text and questions it was not trained on. Each scorer is a logistic regression
+calibrated by isotonic regression on out-of-fold scores (folds by article, so a score is
+never judged on its own article):
 - sentence: P(a candidate sentence holds a gold answer), from `SENTENCE_FEATURES`;
+- cited: the same for the `READ_TOP` best once the reader has read them (`CITED_FEATURES`);
 - answerable: P(the corpus answers the question), from `QUESTION_FEATURES`. Negatives are
-  SQuAD 2.0's unanswerable questions and questions about articles left out of the index;
-- span: P(a candidate span is the answer), from `SPAN_FEATURES`, with the bundled reader.
+  SQuAD 2.0's unanswerable questions and questions about the first half's articles, which
+  are not indexed;
+- span: P(the reader's span of the cited sentence is right), from `SPAN_FEATURES`.
 The thresholds are chosen on the same out-of-fold scores: refuse at most `MAX_FALSE_REFUSALS`
 of answerable questions; show a short answer where precision reaches `SPAN_PRECISION`.
 Nothing here reads an evaluation set.
@@ -27,18 +32,26 @@ from tqdm import tqdm
 
 from qa.answering.calibration import PARAMS, Scorer
 from qa.answering.calibration import rows as feature_rows
-from qa.answering.extractive import QUESTION_FEATURES, Ranking, question_features, rank
+from qa.answering.extractive import (
+    CITED_FEATURES,
+    QUESTION_FEATURES,
+    Ranking,
+    question_features,
+    rank,
+    read,
+)
+from qa.answering.finetune import train_reader
+from qa.answering.reading import load_reader
 from qa.answering.sentences import SENTENCE_FEATURES
-from qa.answering.spans import SPAN_FEATURES, add_span_features, span_candidates
+from qa.answering.spans import SPAN_FEATURES, span_features
 from qa.errors import InputError
 from qa.evaluation.metrics import contains_answer, exact_match, f1_score, short_answer_right
 from qa.settings import Settings
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
 MAX_FALSE_REFUSALS = 0.01
-SPAN_PRECISION = 0.80  # of shown short answers, on out-of-fold training data
-OFF_CORPUS_PER_FOLD = 600
-SPAN_QUESTIONS_PER_FOLD = 900
+SPAN_PRECISION = 0.85  # of shown short answers, out of fold (0.90 shows ~2%: eval/README.md)
+OFF_CORPUS = 1200
 
 
 @dataclass
@@ -81,51 +94,60 @@ def load_articles(path: Path) -> list[dict]:
     return articles
 
 
+def halves(articles: list[dict]) -> tuple[set[str], set[str]]:
+    """The titles the reader learns from, and the titles the scorers learn from."""
+    titles = sorted(a["title"] for a in articles)
+    return set(titles[0::2]), set(titles[1::2])
+
+
+def reader_articles(articles: list[dict]) -> list[dict]:
+    """The articles the span reader is fine-tuned on; the scorers never see its answers."""
+    return [a for a in articles if a["title"] in halves(articles)[0]]
+
+
 def collect(
     settings: Settings, articles: list[dict], embeddings, folder: Path, progress: bool
 ) -> list[Example]:
-    """Index half the articles at a time; ask their questions and some of the others'."""
+    """Index the second half's articles; ask their questions and some of the first half's."""
     from qa.service import build_service
 
-    titles = sorted(a["title"] for a in articles)
-    halves = [set(titles[0::2]), set(titles[1::2])]
+    indexed = halves(articles)[1]
     rng = random.Random(7)
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    asked = []
+    for article in articles:
+        name = re.sub(r"[^A-Za-z0-9]+", "_", article["title"])
+        inside = article["title"] in indexed
+        for index, paragraph in enumerate(article["paragraphs"]):
+            if inside:
+                path = corpus / f"{name}-{index:03d}.txt"
+                path.write_text(paragraph["context"], encoding="utf-8")
+            for qa in paragraph["qas"]:
+                answers = [a["text"] for a in qa["answers"]]
+                asked.append(Example(article["title"], qa["question"], answers, inside))
+    inside = [e for e in asked if e.in_corpus]
+    others = [e for e in asked if not e.in_corpus]
+    outside = rng.sample(others, min(len(others), OFF_CORPUS))
+    temporary = settings.model_copy(
+        update={
+            "corpus_dir": corpus,
+            "index_dir": folder / "index",
+            "chroma_url": "",
+            "engine": "sentence",
+        }
+    )
+    service = build_service(temporary, embeddings.embeddings)
+    service.ingest(progress)
+    retriever, lexical = service.retriever, service.store.lexical
     examples = []
-    for fold, indexed in enumerate(halves):
-        corpus = folder / f"corpus-{fold}"
-        corpus.mkdir()
-        asked = []
-        for article in articles:
-            name = re.sub(r"[^A-Za-z0-9]+", "_", article["title"])
-            inside = article["title"] in indexed
-            for index, paragraph in enumerate(article["paragraphs"]):
-                if inside:
-                    path = corpus / f"{name}-{index:03d}.txt"
-                    path.write_text(paragraph["context"], encoding="utf-8")
-                for qa in paragraph["qas"]:
-                    answers = [a["text"] for a in qa["answers"]]
-                    asked.append(Example(article["title"], qa["question"], answers, inside))
-        inside = [e for e in asked if e.in_corpus]
-        others = [e for e in asked if not e.in_corpus]
-        outside = rng.sample(others, min(len(others), OFF_CORPUS_PER_FOLD))
-        temporary = settings.model_copy(
-            update={
-                "corpus_dir": corpus,
-                "index_dir": folder / f"index-{fold}",
-                "chroma_url": "",
-                "engine": "sentence",
-            }
+    for example in tqdm(inside + outside, desc="retrieve", disable=not progress):
+        passages = retriever.invoke(example.question)
+        example.ranking = rank(
+            example.question, example.question, passages, embeddings, lexical, None
         )
-        service = build_service(temporary, embeddings.embeddings)
-        service.ingest(progress)
-        retriever, lexical = service.retriever, service.store.lexical
-        for example in tqdm(inside + outside, desc=f"fold {fold + 1}/2", disable=not progress):
-            passages = retriever.invoke(example.question)
-            example.ranking = rank(
-                example.question, example.question, passages, embeddings, lexical, None
-            )
-            example.lexical = lexical
-            examples.append(example)
+        example.lexical = lexical
+        examples.append(example)
     return [e for e in examples if e.ranking is not None]
 
 
@@ -198,12 +220,45 @@ def train_sentences(examples: list[Example]) -> tuple[Scorer, dict]:
     return scorer, {"questions": len(answerable), "top1_containment": round(float(top1), 4)}
 
 
-def train_answerable(examples: list[Example]) -> tuple[Scorer, dict]:
-    """The refusal scorer, with a threshold that refuses few answerable questions."""
-    for example in examples:
+def train_cited(examples: list[Example], reader, progress: bool) -> tuple[Scorer, dict]:
+    """Read the best candidates of every question; the scorer that ranks them again."""
+    for example in tqdm(examples, desc="read", disable=not progress):
         example.ranking.question = question_features(
             example.question, example.ranking.found, example.ranking.idf, example.lexical
         )
+        read(example.question, example.ranking, reader, None)
+    answerable = [e for e in examples if e.in_corpus and e.answers]
+    rows = feature_rows([c.features for e in answerable for c in e.ranking.found], CITED_FEATURES)
+    labels = np.array(
+        [contains_answer(c.text, e.answers) for e in answerable for c in e.ranking.found]
+    )
+    groups = np.array([e.article for e in answerable for _ in e.ranking.found])
+    scorer, out_of_fold = fit(rows, labels, groups, CITED_FEATURES)
+    fold_scores = iter(out_of_fold)
+    for example in examples:
+        found = example.ranking.found
+        if example.in_corpus and example.answers:
+            for cand in found:
+                cand.probability = float(next(fold_scores))
+        else:
+            for cand, p in zip(found, scorer.score([c.features for c in found]), strict=True):
+                cand.probability = float(p)
+        found.sort(key=lambda c: c.probability, reverse=True)
+        example.ranking.question["read_margin_max"] = max(c.features["read_margin"] for c in found)
+        example.ranking.question["cited_probability"] = found[0].probability
+    top1 = np.mean([contains_answer(e.ranking.found[0].text, e.answers) for e in answerable])
+    held = np.mean(
+        [any(contains_answer(c.text, e.answers) for c in e.ranking.found) for e in answerable]
+    )
+    return scorer, {
+        "questions": len(answerable),
+        "top1_containment": round(float(top1), 4),
+        "read_hold_answer": round(float(held), 4),
+    }
+
+
+def train_answerable(examples: list[Example]) -> tuple[Scorer, dict]:
+    """The refusal scorer, with a threshold that refuses few answerable questions."""
     rows = np.array([[e.ranking.question[n] for n in QUESTION_FEATURES] for e in examples])
     labels = np.array([float(e.in_corpus and bool(e.answers)) for e in examples])
     groups = np.array([e.article for e in examples])
@@ -221,80 +276,94 @@ def train_answerable(examples: list[Example]) -> tuple[Scorer, dict]:
     return replace(scorer, threshold=threshold), figures
 
 
-def train_spans(examples: list[Example], reader, progress: bool) -> tuple[Scorer, dict]:
+def train_spans(examples: list[Example]) -> tuple[Scorer, dict]:
     """The short-answer scorer, with the threshold where shown spans reach SPAN_PRECISION."""
-    rng = random.Random(11)
-    answerable = [e for e in examples if e.in_corpus and e.answers]
-    chosen = rng.sample(answerable, min(len(answerable), 2 * SPAN_QUESTIONS_PER_FOLD))
-    per_question, rows, labels, groups = [], [], [], []
-    for example in tqdm(chosen, desc="short answers", disable=not progress):
-        best = example.ranking.found[0]
-        proposal = reader(example.question, best.text) if reader else None
-        spans = span_candidates(example.question, best.text, proposal)
-        if not spans:
+    kept, rows, labels, groups = [], [], [], []
+    for example in examples:
+        if not (example.in_corpus and example.answers):
             continue
-        add_span_features(example.question, best.text, spans, proposal, best.probability)
-        per_question.append((example, spans, len(rows)))
-        rows.extend(feature_rows([s.features for s in spans], SPAN_FEATURES))
-        labels.extend(float(f1_score(s.text, example.answers) >= 0.5) for s in spans)
-        groups.extend(example.article for _ in spans)
-    scorer, out_of_fold = fit(np.array(rows), np.array(labels), np.array(groups), SPAN_FEATURES)
-    best_p, correct, exact = [], [], []
-    for example, spans, first in per_question:
-        scores = out_of_fold[first : first + len(spans)]
-        pick = spans[int(np.argmax(scores))].text
-        best_p.append(float(scores.max()))
-        correct.append(short_answer_right(pick, example.answers))
-        exact.append(exact_match(pick, example.answers))
-    best_p, correct = np.array(best_p), np.array(correct, dtype=float)
-    threshold = precision_threshold(best_p, correct, SPAN_PRECISION)
-    shown = best_p >= threshold
+        best = example.ranking.found[0]
+        found = span_features(
+            example.question, best.text, best.reading, best.features, best.probability
+        )
+        if found is None:
+            continue
+        text, features = found
+        kept.append((example, text))
+        rows.append(features)
+        labels.append(float(short_answer_right(text, example.answers)))
+        groups.append(example.article)
+    scorer, out_of_fold = fit(
+        feature_rows(rows, SPAN_FEATURES), np.array(labels), np.array(groups), SPAN_FEATURES
+    )
+    correct = np.array(labels)
+    threshold = precision_threshold(out_of_fold, correct, SPAN_PRECISION)
+    shown = out_of_fold >= threshold
+    exact = np.array([exact_match(text, e.answers) for e, text in kept])
     figures = {
-        "questions": len(per_question),
+        "questions": len(kept),
         "precision": round(float(correct[shown].mean()) if shown.any() else 0.0, 4),
         "coverage": round(float(shown.mean()), 4),
-        "best_span_right": round(float(correct.mean()), 4),
-        "best_span_exact": round(float(np.mean(exact)), 4),
+        "span_right": round(float(correct.mean()), 4),
+        "span_exact": round(float(exact.mean()), 4),
+        "f1": round(float(np.mean([f1_score(t, e.answers) for e, t in kept])), 4),
+        "coverage_at_precision": {
+            str(target): round(float((out_of_fold >= level).mean()), 4)
+            for target in (0.7, 0.8, 0.85, 0.9)
+            for level in [precision_threshold(out_of_fold, correct, target)]
+        },
     }
     return replace(scorer, threshold=threshold), figures
 
 
 def train(
-    settings: Settings, data: Path, output: Path = PARAMS, progress: bool | None = None
+    settings: Settings,
+    data: Path,
+    output: Path = PARAMS,
+    progress: bool | None = None,
+    keep_reader: bool = False,
 ) -> dict:
-    """Learn every scorer from `data` and write them, with provenance, to `output`."""
-    from qa.answering.reader import ShortAnswerer
+    """Learn the reader (beside `output`, in `reader/`) and every scorer, written with their
+    provenance to `output`. `keep_reader` keeps the reader already there."""
     from qa.service import build_service
 
     progress = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
     articles = load_articles(data)
+    adapter = output.with_name("reader")
+    reader_figures = None
+    if not keep_reader:
+        reader_figures = train_reader(reader_articles(articles), adapter, progress)
+    reader = load_reader(settings.model_cache_dir, settings.embedding_threads, adapter)
     embeddings = CachedEmbeddings(build_service(settings).embeddings)
-    reader = ShortAnswerer(
-        settings.short_answer_model, settings.llm_threads, settings.model_cache_dir
-    )
-    if not reader.load():
-        reader = None
     with tempfile.TemporaryDirectory(prefix="qa-train-") as folder:
         examples = collect(settings, articles, embeddings, Path(folder), progress)
         sentence, sentence_figures = train_sentences(examples)
+        cited, cited_figures = train_cited(examples, reader, progress)
         answerable, answerable_figures = train_answerable(examples)
         for lexical in {id(e.lexical): e.lexical for e in examples}.values():
             lexical.close()
-    span, span_figures = train_spans(examples, reader, progress)
+    span, span_figures = train_spans(examples)
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
     result = {
         "script_version": SCRIPT_VERSION,
         "trained": datetime.now().isoformat(timespec="seconds"),
-        "data": {"file": data.name, "sha256": hashlib.sha256(data.read_bytes()).hexdigest()},
-        "reader": "bundled Gemma 3 270M" if reader else "none (short answers without the reader)",
+        "data": {"file": data.name, "sha256": digest},
+        "reader": {
+            "adapter": "reader/ (LoRA on the bundled all-MiniLM-L6-v2)",
+            "articles": sorted(halves(articles)[0]),
+            "trained": reader_figures or "kept from an earlier run",
+        },
         "out_of_fold": {
             "sentence": sentence_figures,
+            "cited": cited_figures,
             "answerable": answerable_figures,
             "span": span_figures,
         },
         "seconds": round(time.perf_counter() - started),
         "scorers": {
             "sentence": sentence.to_dict(),
+            "cited": cited.to_dict(),
             "answerable": answerable.to_dict(),
             "span": span.to_dict(),
         },

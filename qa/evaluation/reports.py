@@ -92,11 +92,10 @@ def run_info(settings: Settings) -> dict:
 
     models: dict[str, str | None] = {}
     try:
-        from qa.answering.reader import bundled_model_path
+        from qa.answering.reading import ADAPTER
         from qa.embeddings import model_folder
 
-        reader = Path(settings.short_answer_model) if settings.short_answer_model else None
-        models["short_answer_model"] = file_digest(reader or bundled_model_path())
+        models["span_reader"] = file_digest(ADAPTER / "adapter_model.safetensors")
         models["embedding_model"] = file_digest(
             model_folder(settings.embedding_model) / "model.safetensors"
         )
