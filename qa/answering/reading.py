@@ -4,7 +4,8 @@ A question-answering head (start and end logits per token, as in BERT's SQuAD re
 the bundled all-MiniLM-L6-v2, fine-tuned with LoRA by `qa train` on SQuAD 2.0 training
 articles (`qa.answering.finetune`). Only the adapter is kept in the project (`reader/`,
 about 2.6 MB). On first use it is merged into the packaged weights, exported to ONNX,
-quantised to int8 like the embedder, and cached; answering then runs on onnxruntime alone.
+quantised to int8 where that copy agrees with the merged model (else kept in float), and
+cached; answering then runs on onnxruntime alone.
 
 The reader sees the sentence with its neighbours (they say who "he" is) but may only point
 inside the sentence, so every span it gives is a verbatim slice of the cited sentence. It
