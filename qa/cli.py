@@ -345,7 +345,7 @@ def print_answer(service: Any, question: str, history: list[str]) -> Answer:
 def format_answer(answer: Answer, with_text: bool = True) -> str:
     """The answer for a terminal: text, then each cited passage with its location."""
     text = answer.text if answer.sure else f"Not sure; the closest passage: {answer.text}"
-    lines = [f"**{answer.short_answer}**: {text}" if answer.short_answer else text]
+    lines = [f"**{answer.short_answer}**\n{text}" if answer.short_answer else text]
     lines = lines if with_text else []
     for citation in answer.citations:
         where = f"{citation.source}, characters {citation.start}-{citation.end}"

@@ -47,7 +47,7 @@ def render_answer(
         if not answer.sure:
             head = "_Not sure. The closest the documents come:_ "
         elif answer.short_answer:
-            head = f"**{verbatim(answer.short_answer)}**: "
+            head = f"**{verbatim(answer.short_answer)}**\n\n"  # its own line: not a speaker label
         else:
             head = ""
         parts.append(head + verbatim(answer.text) + (f" {PENDING}" if pending else ""))
