@@ -141,8 +141,13 @@ def read(question: str, ranking: Ranking, reader: SpanReader, cited: Scorer | No
             cand.probability = float(p)
         top.sort(key=lambda c: c.probability, reverse=True)
     ranking.found = top
-    ranking.question["read_margin_max"] = max(c.features["read_margin"] for c in top)
-    ranking.question["cited_probability"] = top[0].probability
+    add_reading_features(ranking)
+
+
+def add_reading_features(ranking: Ranking) -> None:
+    """The question's features from what the reader found (candidates in their final order)."""
+    ranking.question["read_margin_max"] = max(c.features["read_margin"] for c in ranking.found)
+    ranking.question["cited_probability"] = ranking.found[0].probability
 
 
 def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, float] | None:

@@ -36,6 +36,7 @@ from qa.answering.extractive import (
     CITED_FEATURES,
     QUESTION_FEATURES,
     Ranking,
+    add_reading_features,
     question_features,
     rank,
     read,
@@ -195,45 +196,17 @@ def precision_threshold(probabilities: np.ndarray, correct: np.ndarray, target: 
     return 1.01  # never show
 
 
-def train_sentences(examples: list[Example]) -> tuple[Scorer, dict]:
-    """The sentence scorer; candidates re-sorted by their out-of-fold probability."""
+def fit_candidates(examples: list[Example], names: list[str]) -> tuple[Scorer, dict]:
+    """A scorer of candidate sentences over `names`. Every candidate gets its probability
+    (out of fold where it has a label, else from the final model), and each question's
+    candidates are sorted by it, best first."""
     answerable = [e for e in examples if e.in_corpus and e.answers]
-    rows = feature_rows(
-        [c.features for e in answerable for c in e.ranking.found], SENTENCE_FEATURES
-    )
+    rows = feature_rows([c.features for e in answerable for c in e.ranking.found], names)
     labels = np.array(
         [contains_answer(c.text, e.answers) for e in answerable for c in e.ranking.found]
     )
     groups = np.array([e.article for e in answerable for _ in e.ranking.found])
-    scorer, out_of_fold = fit(rows, labels, groups, SENTENCE_FEATURES)
-    fold_scores = iter(out_of_fold)
-    for example in answerable:
-        for cand in example.ranking.found:
-            cand.probability = float(next(fold_scores))
-    for example in examples:
-        if not (example.in_corpus and example.answers):  # no label: the final model scores it
-            probabilities = scorer.score([c.features for c in example.ranking.found])
-            for cand, p in zip(example.ranking.found, probabilities, strict=True):
-                cand.probability = float(p)
-        example.ranking.found.sort(key=lambda c: c.probability, reverse=True)
-    top1 = np.mean([contains_answer(e.ranking.found[0].text, e.answers) for e in answerable])
-    return scorer, {"questions": len(answerable), "top1_containment": round(float(top1), 4)}
-
-
-def train_cited(examples: list[Example], reader, progress: bool) -> tuple[Scorer, dict]:
-    """Read the best candidates of every question; the scorer that ranks them again."""
-    for example in tqdm(examples, desc="read", disable=not progress):
-        example.ranking.question = question_features(
-            example.question, example.ranking.found, example.ranking.idf, example.lexical
-        )
-        read(example.question, example.ranking, reader, None)
-    answerable = [e for e in examples if e.in_corpus and e.answers]
-    rows = feature_rows([c.features for e in answerable for c in e.ranking.found], CITED_FEATURES)
-    labels = np.array(
-        [contains_answer(c.text, e.answers) for e in answerable for c in e.ranking.found]
-    )
-    groups = np.array([e.article for e in answerable for _ in e.ranking.found])
-    scorer, out_of_fold = fit(rows, labels, groups, CITED_FEATURES)
+    scorer, out_of_fold = fit(rows, labels, groups, names)
     fold_scores = iter(out_of_fold)
     for example in examples:
         found = example.ranking.found
@@ -244,17 +217,28 @@ def train_cited(examples: list[Example], reader, progress: bool) -> tuple[Scorer
             for cand, p in zip(found, scorer.score([c.features for c in found]), strict=True):
                 cand.probability = float(p)
         found.sort(key=lambda c: c.probability, reverse=True)
-        example.ranking.question["read_margin_max"] = max(c.features["read_margin"] for c in found)
-        example.ranking.question["cited_probability"] = found[0].probability
     top1 = np.mean([contains_answer(e.ranking.found[0].text, e.answers) for e in answerable])
-    held = np.mean(
-        [any(contains_answer(c.text, e.answers) for c in e.ranking.found) for e in answerable]
-    )
-    return scorer, {
-        "questions": len(answerable),
-        "top1_containment": round(float(top1), 4),
-        "read_hold_answer": round(float(held), 4),
-    }
+    return scorer, {"questions": len(answerable), "top1_containment": round(float(top1), 4)}
+
+
+def train_sentences(examples: list[Example]) -> tuple[Scorer, dict]:
+    """The sentence scorer; candidates re-sorted by their out-of-fold probability."""
+    return fit_candidates(examples, SENTENCE_FEATURES)
+
+
+def train_cited(examples: list[Example], reader, progress: bool) -> tuple[Scorer, dict]:
+    """Read the best candidates of every question; the scorer that ranks them again."""
+    for example in tqdm(examples, desc="read", disable=not progress):
+        example.ranking.question = question_features(
+            example.question, example.ranking.found, example.ranking.idf, example.lexical
+        )
+        read(example.question, example.ranking, reader, None)
+    scorer, figures = fit_candidates(examples, CITED_FEATURES)
+    for example in examples:
+        add_reading_features(example.ranking)
+    answerable = [e for e in examples if e.in_corpus and e.answers]
+    held = [any(contains_answer(c.text, e.answers) for c in e.ranking.found) for e in answerable]
+    return scorer, {**figures, "read_hold_answer": round(float(np.mean(held)), 4)}
 
 
 def train_answerable(examples: list[Example]) -> tuple[Scorer, dict]:
