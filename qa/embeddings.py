@@ -10,7 +10,6 @@ process starts seconds sooner, and embedding runs over twice as fast on a CPU.
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,14 +116,12 @@ def cache_key(folder: Path) -> str:
 
 def export_onnx(folder: Path, target: Path) -> None:
     """Write `folder`'s transformer as ONNX, int8 if that copy agrees with the original."""
-    import logging
-    import warnings
-
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
+
+    from qa.onnx_cache import export_quantised
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
@@ -140,79 +137,32 @@ def export_onnx(folder: Path, target: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    example = torch.ones(2, 8, dtype=torch.long)
-    full = target.with_name("full.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            LastHiddenState(),
-            (example, example, torch.zeros_like(example)),
-            str(full),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-            opset_version=17,
-            dynamo=False,
-        )
-    root = logging.getLogger()
-    level, root.level = root.level, logging.ERROR  # the quantiser warns through the root logger
-    try:
-        quantize_dynamic(full, target, weight_type=QuantType.QInt8, per_channel=True)
-    finally:
-        root.setLevel(level)
     reference = SentenceTransformer(str(folder), device="cpu", local_files_only=True).encode(
         REFERENCE_TEXTS, normalize_embeddings=True
     )
 
-    def agreement() -> float:
-        vectors = OnnxEmbeddings(target, folder).encode(REFERENCE_TEXTS)
-        return float((vectors * reference).sum(axis=1).min())
+    def agrees(copy: Path) -> bool:
+        vectors = OnnxEmbeddings(copy, folder).encode(REFERENCE_TEXTS)
+        return float((vectors * reference).sum(axis=1).min()) >= MIN_AGREEMENT
 
-    if agreement() < MIN_AGREEMENT:  # this model does not quantise well: keep full precision
-        os.replace(full, target)
-        if agreement() < MIN_AGREEMENT:
-            raise BackendError(
-                f"the ONNX copy of {folder} does not reproduce its sentence-transformers "
-                "vectors; qa supports mean-pooled, normalised models"
-            )
-    full.unlink(missing_ok=True)
-
-
-def prepare(folder: Path, cache: Path) -> None:
-    """Export `folder`'s model into `cache` once, even with several processes starting."""
-    from filelock import FileLock
-
-    cache.mkdir(parents=True, exist_ok=True)
-    with FileLock(cache / ".lock"):
-        if not (cache / "model.onnx").is_file():
-            if sys.stderr.isatty():
-                print(
-                    f"qa: preparing the embedding model in {cache} (once, about 10 s)",
-                    file=sys.stderr,
-                )
-            export_onnx(folder, cache / "partial.onnx")
-            os.replace(cache / "partial.onnx", cache / "model.onnx")
+    if not export_quantised(LastHiddenState(), ["last_hidden_state"], target, agrees):
+        raise BackendError(
+            f"the ONNX copy of {folder} does not reproduce its sentence-transformers "
+            "vectors; qa supports mean-pooled, normalised models"
+        )
 
 
 def load_embeddings(
     model_path: str = "", threads: int | None = None, cache_dir: Path | None = None
 ) -> OnnxEmbeddings:
     """The embedding model as LangChain `Embeddings`, exported to ONNX on first use."""
+    from qa.onnx_cache import cached_onnx
     from qa.settings import default_cache_dir
 
     folder = model_folder(model_path)
-    cache = (cache_dir or default_cache_dir()) / cache_key(folder)
-    onnx_file = cache / "model.onnx"
-    if onnx_file.is_file():
-        try:
-            return OnnxEmbeddings(onnx_file, folder, threads)
-        except Exception:  # a damaged copy (e.g. truncated by a full disk): build it again
-            onnx_file.unlink(missing_ok=True)
-    try:
-        prepare(folder, cache)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise BackendError(
-            f"cannot prepare the embedding model of {folder} in {cache} (QA_MODEL_CACHE_DIR): {exc}"
-        ) from exc
-    return OnnxEmbeddings(onnx_file, folder, threads)
+    return cached_onnx(
+        (cache_dir or default_cache_dir()) / cache_key(folder),
+        lambda target: export_onnx(folder, target),
+        lambda onnx_file: OnnxEmbeddings(onnx_file, folder, threads),
+        "the embedding model",
+    )
