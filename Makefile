@@ -12,17 +12,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := 2.13.0
 
-.PHONY: run test setup chromium lint clean
+.PHONY: run test setup chromium postgres lint clean
 
 run: $(STAMP)
 	$(BIN)/qa serve
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgres
 	$(BIN)/python -m pytest
 
 # The UI tests drive Debian's Chromium through Playwright; never a downloaded browser build.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# The shared-index tests start throwaway PostgreSQL clusters from Debian's packages, with the
+# RUM extension for ranked full-text search; never a server of the machine's own.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+	@ls /usr/share/postgresql/*/extension/rum.control >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql-$$(ls /usr/lib/postgresql | sort -n | tail -1)-rum; }
 
 setup: $(STAMP)
 

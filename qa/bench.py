@@ -18,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 from langchain_core.documents import Document
+from pydantic import SecretStr
 from tqdm import tqdm
 
 from qa.chunking import chunk_document, make_splitter
 from qa.lexical import STOPWORDS, LexicalIndex
 from qa.loading import load_corpus
-from qa.processes import free_port, local_server
+from qa.processes import free_port, local_server, postgres_server
 from qa.service import QAService, build_service
 from qa.settings import Settings
-from qa.store import open_store
+from qa.store import embedder_name, open_store
 
 QUESTIONS = [
     "When did EU sectoral sanctions start?",
@@ -154,6 +155,7 @@ def steps(size: int, desc: str, step: int = 5000) -> Iterator[int]:
 def bench_retrieval(service: QAService, size: int, words: Words, queries: int = 40) -> dict:
     """Hybrid top-5 latency over `size` synthetic chunks written through the real stores."""
     store, rng = service.store, np.random.default_rng(size)
+    started = time.perf_counter()
     for first in steps(size, f"writing {size} synthetic chunks"):
         count = min(5000, size - first)
         ids = [f"synthetic-{first + i}" for i in range(count)]
@@ -177,6 +179,7 @@ def bench_retrieval(service: QAService, size: int, words: Words, queries: int = 
         store.lexical.upsert(
             ids, [Document(page_content=t, metadata=m) for t, m in zip(texts, metas, strict=True)]
         )
+    write_s = time.perf_counter() - started
     retriever = service.retriever
     retriever.invoke("warm up the query path")
     samples = []
@@ -185,7 +188,43 @@ def bench_retrieval(service: QAService, size: int, words: Words, queries: int = 
         started = time.perf_counter()
         retriever.invoke(question)
         samples.append((time.perf_counter() - started) * 1000)
-    return {"chunks": size, **percentiles(samples), "peak_mb": peak_mb()}
+    return {
+        "chunks": size,
+        **percentiles(samples),
+        "write_chunks_per_s": round(size / write_s, 1),
+        "peak_mb": peak_mb(),
+    }
+
+
+def bench_first_retrieval(settings: Settings) -> dict:
+    """A new process that opens an index and retrieves once: start-up over that index, and
+    the process's own peak memory (which, with remote stores, must not grow with the index)."""
+    import os
+
+    env = {
+        **os.environ,
+        "QA_INDEX_DIR": str(settings.index_dir),
+        "QA_CHROMA_URL": settings.chroma_url,
+        "QA_DATABASE_URL": settings.database_url.get_secret_value(),
+        "QA_COLLECTION": settings.collection,
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", "from qa.bench import first_retrieval; first_retrieval()"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        return {"ok": False, "error": done.stderr.strip()[-300:]}
+    return {"ok": True, "seconds": round(seconds, 2), "peak_mb": json.loads(done.stdout)}
+
+
+def first_retrieval() -> None:
+    """The child of `bench_first_retrieval`: open the index of QA_*, retrieve, print peak MB."""
+    build_service(Settings()).retriever.invoke(QUESTIONS[0])
+    print(peak_mb())
 
 
 def bench_uniform_bm25(folder: Path, size: int, words: Words, queries: int = 40) -> dict:
@@ -282,9 +321,11 @@ def bench_backend(
     folder: Path,
     sizes: list[int],
     chunks: int,
-    chroma_url: str = "",
+    servers: dict | None = None,
 ) -> dict:
-    """Ingestion and retrieval figures for one vector store (embedded or a server)."""
+    """Ingestion and retrieval figures for one store: embedded, or `servers` (a Chroma
+    server's `chroma_url` and PostgreSQL's `database_url`)."""
+    servers = servers or {}
     # a fresh generator for each store, so both get the same corpus, chunks and queries
     words = Words("\n".join(d.page_content for d in load_corpus(base.corpus_dir, [])))
     corpus = folder / "generated"
@@ -293,7 +334,7 @@ def bench_backend(
         update={
             "corpus_dir": corpus,
             "index_dir": folder / "ingest-index",
-            "chroma_url": chroma_url,
+            **servers,
             "collection": "bench-ingest",
         }
     )
@@ -302,24 +343,33 @@ def bench_backend(
         synthetic = base.model_copy(
             update={
                 "index_dir": folder / f"index-{size}",
-                "chroma_url": chroma_url,
+                **servers,
                 "collection": f"bench-{size}",
                 "engine": "sentence",
             }
         )
         service = build_service(synthetic, embeddings)
-        service.store = open_store(synthetic, embeddings)
+        service.store = open_store(synthetic, embeddings, claim=True)
+        service.store.lexical.set_fact("embedder", embedder_name(embeddings))
         figures[f"retrieval_{size}"] = bench_retrieval(service, size, words)
+        service.store.lexical.close()
+        figures[f"first_retrieval_{size}"] = bench_first_retrieval(synthetic)
     return figures
 
 
 def run_bench(
-    settings: Settings, quick: bool, server: bool, results_dir: Path
+    settings: Settings,
+    quick: bool,
+    server: bool,
+    results_dir: Path,
+    size: int | None = None,
 ) -> tuple[dict, Path]:
-    """All phases; returns the figures and the JSON file they were written to."""
+    """All phases; returns the figures and the JSON file they were written to. `size` (the
+    --chunks option) measures retrieval at that one size, and leaves out the worst case and
+    the torch reference."""
     import os
 
-    sizes = [1000] if quick else [1000, 10000, 100000]
+    sizes = [size] if size else [1000] if quick else [1000, 10000, 100000]
     chunks = 200 if quick else 5000
     figures: dict = {
         "date": datetime.now().isoformat(timespec="seconds"),
@@ -337,20 +387,26 @@ def run_bench(
     figures["cold_start"] = bench_cold_start(settings, dict(os.environ))
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
         words = Words("\n".join(d.page_content for d in load_corpus(settings.corpus_dir, [])))
-        figures["uniform_bm25"] = bench_uniform_bm25(Path(folder), sizes[-1], words)
+        if not size:
+            figures["uniform_bm25"] = bench_uniform_bm25(Path(folder), sizes[-1], words)
         figures["embedded"] = bench_backend(
             settings, seed.embeddings, Path(folder) / "e", sizes, chunks
         )
         if server:
-            with chroma_server(Path(folder) / "server-data") as url:
+            with (
+                chroma_server(Path(folder) / "server-data") as url,
+                postgres_server() as database,
+            ):
+                servers = {"chroma_url": url, "database_url": SecretStr(database)}
                 figures["server"] = bench_backend(
-                    settings, seed.embeddings, Path(folder) / "s", sizes, chunks, url
+                    settings, seed.embeddings, Path(folder) / "s", sizes, chunks, servers
                 )
-        figures["torch_encode"] = bench_torch(
-            settings,
-            Path(folder) / "e" / "generated",
-            [figures[b]["ingest"] for b in ("embedded", "server") if b in figures],
-        )
+        if not size:
+            figures["torch_encode"] = bench_torch(
+                settings,
+                Path(folder) / "e" / "generated",
+                [figures[b]["ingest"] for b in ("embedded", "server") if b in figures],
+            )
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(figures, indent=1), encoding="utf-8")
@@ -377,24 +433,38 @@ def table(figures: dict) -> str:
         row("raw encode chunks/s, qa's ONNX embedder", [i["encode_chunks_per_s"] for i in ingest])
     )
     rows.append(row("ingest / raw ONNX encode", [i["ratio"] for i in ingest]))
-    rows.append(
-        row(
-            "raw SentenceTransformer.encode chunks/s (torch)",
-            [i["torch_encode_chunks_per_s"] for i in ingest],
+    if "torch_encode" in figures:
+        rows.append(
+            row(
+                "raw SentenceTransformer.encode chunks/s (torch)",
+                [i["torch_encode_chunks_per_s"] for i in ingest],
+            )
         )
-    )
-    rows.append(
-        row(
-            "ingest / SentenceTransformer.encode (target >= 0.85)",
-            [i["ratio_to_torch"] for i in ingest],
+        rows.append(
+            row(
+                "ingest / SentenceTransformer.encode (target >= 0.85)",
+                [i["ratio_to_torch"] for i in ingest],
+            )
         )
-    )
     for size in figures["sizes"]:
         cells = [figures[b][f"retrieval_{size}"] for b in backends]
         rows.append(
             row(
                 f"hybrid top-5 p50 / p95 ms, {size} chunks",
                 [f"{c['p50_ms']} / {c['p95_ms']}" for c in cells],
+            )
+        )
+        rows.append(
+            row(
+                f"synthetic chunks written /s, {size} chunks",
+                [c["write_chunks_per_s"] for c in cells],
+            )
+        )
+        firsts = [figures[b][f"first_retrieval_{size}"] for b in backends]
+        rows.append(
+            row(
+                f"new process to first retrieval s, its peak MB, {size} chunks",
+                [f"{f['seconds']}, {f['peak_mb']}" if f["ok"] else "failed" for f in firsts],
             )
         )
     rows.append(
@@ -406,13 +476,15 @@ def table(figures: dict) -> str:
             ],
         )
     )
-    uniform = figures["uniform_bm25"]
-    rows.append(
-        row(
-            f"worst case: BM25 alone p50 / p95 ms, {uniform['chunks']} uniform-vocabulary chunks",
-            [f"{uniform['p50_ms']} / {uniform['p95_ms']}"],
+    if "uniform_bm25" in figures:
+        uniform = figures["uniform_bm25"]
+        rows.append(
+            row(
+                f"worst case: BM25 alone p50 / p95 ms, {uniform['chunks']} uniform-vocabulary"
+                " chunks",
+                [f"{uniform['p50_ms']} / {uniform['p95_ms']}"],
+            )
         )
-    )
     ask, short, cold = figures["ask_sentence"], figures["ask_short_answer"], figures["cold_start"]
     rows.append(
         row(

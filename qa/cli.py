@@ -169,13 +169,25 @@ def serve(**overrides: Any) -> None:
 @main.command()
 @settings_options
 @click.option("--quick", is_flag=True, help="Small sizes, for CI: a minute, not an hour.")
-@click.option("--server/--no-server", default=True, help="Also measure against a `chroma run`.")
+@click.option(
+    "--server/--no-server",
+    default=True,
+    help="Also measure against servers: a `chroma run` and a throwaway PostgreSQL.",
+)
+@click.option(
+    "--chunks",
+    type=click.IntRange(min=1),
+    help="Measure retrieval at this one index size (e.g. 1000000) instead of 1k, 10k, 100k.",
+)
 @RESULTS_DIR
-def bench(quick: bool, server: bool, results_dir: Path, **overrides: Any) -> None:
+def bench(
+    quick: bool, server: bool, chunks: int | None, results_dir: Path, **overrides: Any
+) -> None:
     """Measure ingestion, retrieval, answer and start-up speed; print a table."""
     from qa.bench import run_bench, table
 
-    figures, path = run_bench(make_service(**overrides).settings, quick, server, results_dir)
+    settings = make_service(**overrides).settings
+    figures, path = run_bench(settings, quick, server, results_dir, chunks)
     click.echo(table(figures))
     click.echo(f"wrote {path}")
 

@@ -12,14 +12,7 @@ from qa.chunking import chunk_document, make_splitter
 from qa.errors import BackendError, CorpusError, IndexBusyError, QAError
 from qa.loading import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
 from qa.settings import Settings
-from qa.store import (
-    HybridStore,
-    embedder_name,
-    indexed_embedder,
-    open_store,
-    record_embedder,
-    record_manager,
-)
+from qa.store import HybridStore, check_servers, embedder_name, open_store, record_manager
 
 WRITE_BATCH = 256
 
@@ -57,6 +50,7 @@ def ingest(
 
     `allow_empty` lets an emptied corpus empty the index (the UI's delete of the last file).
     """
+    check_servers(settings)
     if not corpus_files(settings.corpus_dir) and not allow_empty:
         kinds = ", ".join(SUPPORTED_SUFFIXES)
         raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
@@ -84,7 +78,7 @@ def ingest(
     except Exception as exc:  # Chroma and SQLite raise their own classes, e.g. on a full disk
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise BackendError(
-            f"writing the index in {settings.index_dir} failed ({type(exc).__name__}: {first});"
+            f"writing the index in {_where(settings)} failed ({type(exc).__name__}: {first});"
             " run `qa ingest` again once the cause is fixed: it resumes where it stopped"
         ) from exc
     finally:
@@ -94,10 +88,30 @@ def ingest(
     return report
 
 
+def _where(settings: Settings) -> str:
+    if settings.database_url:
+        from qa.postgres import where
+
+        database = where(settings.database_url.get_secret_value())
+        return f"the servers ({settings.chroma_url}, {database})"
+    return str(settings.index_dir)
+
+
 def _lock(settings: Settings):
-    """The index folder's ingest lock, held; one clear line if it cannot be had."""
+    """The index's ingest lock, held; one clear line if it cannot be had. With a shared
+    database it is the database's (an advisory lock), else a file in the index folder."""
     from filelock import FileLock, Timeout
 
+    if settings.database_url:
+        from qa.postgres import IngestLock
+
+        lock = IngestLock(settings.database_url.get_secret_value(), settings.collection)
+        if not lock.held:
+            raise IndexBusyError(
+                f"another `qa ingest` is writing to the shared index '{settings.collection}';"
+                " try again when it ends"
+            )
+        return lock
     try:
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(settings.index_dir / "ingest.lock", timeout=0)
@@ -123,12 +137,15 @@ def _write(
 ) -> tuple[dict, int]:
     """Index `chunks` through LangChain's indexing API; the result and leftovers removed."""
     store, records = open_store(settings, embeddings, claim=True), record_manager(settings)
-    repair(store, records)
-    reembed = indexed_embedder(settings) != embedder_name(embeddings)
+    lexical = store.lexical
+    if lexical.fact("ingest") != "clean":  # a run stopped half-way (or an older index)
+        repair(store, records)
+    lexical.set_fact("ingest", "running")
+    reembed = lexical.fact("embedder") != embedder_name(embeddings)
     if reembed:  # vectors from another model: embed every chunk again
         records.delete_keys(records.list_keys())
     # recorded before embedding, so an interrupted run resumes rather than starts over
-    record_embedder(settings, embeddings)
+    lexical.set_fact("embedder", embedder_name(embeddings))
     if not reembed:  # a file that is briefly unreadable keeps its chunks, unchanged
         chunks = chunks + store.lexical.documents_of(sorted(unreachable))
     show = sys.stderr.isatty() if progress is None else progress
@@ -144,12 +161,16 @@ def _write(
         )
     # after a full re-embed, chunks of files that left the corpus have no record
     leftovers = repair(store, records) if reembed else 0
-    store.lexical.close()
+    lexical.set_fact("ingest", "clean")
+    lexical.close()
     return result, leftovers
 
 
 def repair(store: HybridStore, records: RecordManager) -> int:
     """Undo what an interrupted run left half-done, so the next `index()` sees the truth.
+
+    It reads every id of the three stores, so it runs only after a run that did not end
+    ("ingest" is not "clean"), and memory does not grow with the corpus on other runs.
 
     Vectors are written before lexical rows and records, and deleted before them; a run
     killed in between leaves chunks without a record (deleted here, so they cannot linger)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -56,6 +57,7 @@ class LexicalIndex:
     """BM25 over chunk texts in one SQLite file; safe to read while another process writes."""
 
     def __init__(self, path: Path) -> None:
+        self.folder = path.parent
         self._lock = threading.Lock()
         self._vocabulary: list[str] | None = None
         if path.is_file() and not os.access(path.parent, os.W_OK):
@@ -173,6 +175,15 @@ class LexicalIndex:
                 ]
         return self._vocabulary
 
+    def fact(self, key: str) -> str | None:
+        """A fact about the index (its id, its embedder, its ingest state), kept in a text
+        file of the index folder; None if unset."""
+        path = self.folder / f"{key}.txt"
+        return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+    def set_fact(self, key: str, value: str) -> None:
+        (self.folder / f"{key}.txt").write_text(value, encoding="utf-8")
+
     def close(self) -> None:
         """Release the database file."""
         with self._lock:
@@ -182,7 +193,7 @@ class LexicalIndex:
 class LexicalRetriever(BaseRetriever):
     """The lexical index as a LangChain retriever."""
 
-    index: LexicalIndex
+    index: Any  # a LexicalIndex, or qa.postgres.PostgresIndex with the same methods
     k: int = 20
     sources: list[str] | None = None
 

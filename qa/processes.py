@@ -43,3 +43,86 @@ def local_server(
         except subprocess.TimeoutExpired:  # it ignored the request: stop it for sure
             server.kill()
             server.wait(timeout=30)
+
+
+def postgres_bin(name: str) -> str:
+    """A PostgreSQL server program (initdb, postgres) from Debian's packages, newest first."""
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    path = found[0] if found else shutil.which(name)
+    if not path:
+        raise RuntimeError(f"{name} not found: install Debian's postgresql package")
+    return path
+
+
+@contextmanager
+def postgres_server(port: int | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (initdb in a temporary folder), yielding
+    its URL; stopped by PID and removed. As root it runs as the `postgres` user, since
+    PostgreSQL refuses to run as root."""
+    import os
+    import shutil
+    import tempfile
+
+    user = "postgres" if os.geteuid() == 0 else None
+    folder = tempfile.mkdtemp(prefix="qa-postgres-")  # not under pytest's root-only folders
+    if user:
+        shutil.chown(folder, user)
+    data, port = os.path.join(folder, "data"), port or free_port()
+    try:
+        subprocess.run(
+            [postgres_bin("initdb"), "-D", data, "-U", "qa", "--auth=trust", "-E", "UTF8"],
+            user=user,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        server = subprocess.Popen(
+            # fsync off: a throwaway cluster; crash safety of qa is tested, not of PostgreSQL
+            [postgres_bin("postgres"), "-D", data, "-h", "127.0.0.1", "-p", str(port),
+             "-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off"],
+            user=user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"postgres did not start (exit code {server.poll()})")
+                time.sleep(0.2)
+            url = f"postgresql://qa@127.0.0.1:{port}/postgres"
+            _wait_for_postgres(url)
+            yield url
+        finally:
+            server.terminate()  # SIGTERM: PostgreSQL's smart shutdown
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for_postgres(url: str) -> None:
+    """Until the server accepts a query (it listens a moment before it is ready)."""
+    import psycopg
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as db:
+                db.execute("SELECT 1")
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     chroma_url: str = Field(
         "", description="A Chroma server (e.g. http://127.0.0.1:8000); empty: embedded store."
     )
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description="A PostgreSQL server (postgresql://user:password@host:port/db) for the "
+        "lexical index, indexing records and ingest lock, shared by every qa process; needs "
+        "QA_CHROMA_URL. Empty: SQLite files in the index folder.",
+    )
     collection: str = Field(
         "corpus", description="Chroma collection name (3-512 of a-z A-Z 0-9 . _ -)."
     )

@@ -11,6 +11,7 @@ from langchain_core.vectorstores import VectorStore
 
 from qa.errors import BackendError, NotIndexedError, StaleIndexError
 from qa.lexical import LexicalIndex
+from qa.postgres import PostgresIndex, failures, sqlalchemy_url
 from qa.settings import Settings
 
 
@@ -135,34 +136,42 @@ def open_store(settings: Settings, embeddings: Embeddings, claim: bool = False) 
         )
     except ChromaError as exc:  # e.g. a collection name Chroma does not accept
         raise BackendError(f"setting QA_COLLECTION: {exc}") from exc
-    claim_collection(dense._collection, settings, claim)
-    return HybridStore(dense, LexicalIndex(settings.index_dir / "lexical.sqlite3"))
+    lexical = open_lexical(settings)
+    claim_collection(dense._collection, settings, lexical, claim)
+    return HybridStore(dense, lexical)
+
+
+def open_lexical(settings: Settings) -> LexicalIndex | PostgresIndex:
+    """The lexical index: in PostgreSQL at QA_DATABASE_URL, else SQLite in the index folder."""
+    if settings.database_url:
+        return PostgresIndex(settings.database_url.get_secret_value(), settings.collection)
+    return LexicalIndex(settings.index_dir / "lexical.sqlite3")
 
 
 OWNER_KEY = "qa_index"
 
 
-def index_id(settings: Settings, create: bool) -> str | None:
-    """This index folder's own id (made on first ingest): it names a collection's owner."""
-    path = settings.index_dir / "index-id.txt"
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    if not create:
-        return None
+def index_id(lexical: LexicalIndex | PostgresIndex, create: bool) -> str | None:
+    """The index's own id (made on first ingest): it names a collection's owner."""
+    made = lexical.fact("index-id")
+    if made or not create:
+        return made
     import uuid
 
     made = uuid.uuid4().hex
-    path.write_text(made, encoding="utf-8")
+    lexical.set_fact("index-id", made)
     return made
 
 
-def claim_collection(collection: Any, settings: Settings, claim: bool) -> None:
+def claim_collection(
+    collection: Any, settings: Settings, lexical: LexicalIndex | PostgresIndex, claim: bool
+) -> None:
     """Refuse a collection that another qa index folder owns; an ingest claims a free one.
 
     Two qa folders on one Chroma server would otherwise delete each other's vectors: each
     one's repair takes chunks it has no record of for leftovers of an interrupted run.
     """
-    mine = index_id(settings, create=claim)
+    mine = index_id(lexical, create=claim)
     owner = (collection.metadata or {}).get(OWNER_KEY)
     if owner and mine and owner != mine:
         where = settings.chroma_url or str(settings.index_dir)
@@ -182,38 +191,58 @@ def embedder_name(embeddings: Embeddings) -> str:
 
 def indexed_embedder(settings: Settings) -> str | None:
     """The embedder the index's vectors came from; None for an index older than this record."""
-    path = settings.index_dir / "embedder.txt"
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
-
-
-def record_embedder(settings: Settings, embeddings: Embeddings) -> None:
-    (settings.index_dir / "embedder.txt").write_text(embedder_name(embeddings), encoding="utf-8")
+    if not settings.database_url:
+        path = settings.index_dir / "embedder.txt"
+        return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    lexical = open_lexical(settings)
+    try:
+        return lexical.fact("embedder")
+    finally:
+        lexical.close()
 
 
 def open_existing_store(settings: Settings, embeddings: Embeddings) -> HybridStore:
     """The store for answering; raises NotIndexedError if nothing was ever indexed."""
-    hint = f"nothing is indexed in {settings.index_dir}: run `qa ingest` first"
-    if not (settings.index_dir / "lexical.sqlite3").is_file():
+    check_servers(settings)
+    where = "the shared index" if settings.database_url else str(settings.index_dir)
+    hint = f"nothing is indexed in {where}: run `qa ingest` first"
+    if not settings.database_url and not (settings.index_dir / "lexical.sqlite3").is_file():
         raise NotIndexedError(hint)
-    made_by = indexed_embedder(settings)
+    store = open_store(settings, embeddings)
+    made_by = store.lexical.fact("embedder")
     if made_by not in (None, embedder_name(embeddings)):
         raise StaleIndexError(
-            f"the index in {settings.index_dir} was embedded by another model ({made_by}): "
+            f"the index in {where} was embedded by another model ({made_by}): "
             "run `qa ingest` to embed it again"
         )
-    store = open_store(settings, embeddings)
     if store.lexical.count() == 0:
         raise NotIndexedError(hint)
     return store
 
 
+def check_servers(settings: Settings) -> None:
+    """A shared database without a Chroma server would leave the vectors on this machine."""
+    if settings.database_url and not settings.chroma_url:
+        raise BackendError(
+            "QA_DATABASE_URL needs QA_CHROMA_URL too: with a shared database the vectors "
+            "must live on a Chroma server, or each machine would keep its own"
+        )
+
+
 def record_manager(settings: Settings) -> Any:
-    """LangChain's SQL record manager in the index folder: what was indexed, from which file."""
+    """LangChain's SQL record manager, in the index folder or the shared database: what was
+    indexed, from which file."""
     from langchain_classic.indexes import SQLRecordManager
 
-    manager = SQLRecordManager(
-        namespace=f"qa/{settings.collection}",
-        db_url=f"sqlite:///{(settings.index_dir / 'records.sqlite3').resolve()}",
-    )
-    manager.create_schema()
+    if settings.database_url:
+        url = settings.database_url.get_secret_value()
+        db_url = sqlalchemy_url(url)
+    else:
+        db_url = f"sqlite:///{(settings.index_dir / 'records.sqlite3').resolve()}"
+    manager = SQLRecordManager(namespace=f"qa/{settings.collection}", db_url=db_url)
+    if settings.database_url:
+        with failures(url):
+            manager.create_schema()
+    else:
+        manager.create_schema()
     return manager

@@ -17,8 +17,10 @@ def test_quick_bench_writes_every_figure(seed_corpus: Path, tmp_path: Path) -> N
     [path] = tmp_path.glob("bench-*.json")
     figures = json.loads(path.read_text())
     for backend in ("embedded", "server"):
-        assert set(figures[backend]) == {"ingest", "retrieval_1000"}
+        assert set(figures[backend]) == {"ingest", "retrieval_1000", "first_retrieval_1000"}
         assert figures[backend]["ingest"]["chunks"] > 100
+        assert figures[backend]["first_retrieval_1000"]["ok"]
+        assert figures[backend]["retrieval_1000"]["write_chunks_per_s"] > 0
     assert figures["cold_start"]["ok"]
     for state in ("idle", "loaded"):
         assert {"p50_ms", "p95_ms", "peak_mb"} <= set(figures["ask_short_answer"][state])
