@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from qa.errors import InputError, QAError
+from qa.errors import IndexBusyError, InputError, QAError
 from qa.schema import Answer
 
 SKIPPED_FILES_EXIT = 6
@@ -156,10 +156,14 @@ def serve(**overrides: Any) -> None:
     from qa.ui import serve as serve_ui
 
     service = make_service(**overrides)
-    report = service.ingest()
-    for skipped in report.skipped:
-        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
-    click.echo(report.summary())
+    try:
+        report = service.ingest()
+    except IndexBusyError as exc:  # another replica (or `qa ingest`) is indexing right now
+        click.echo(f"qa: {exc}; serving the index as it is meanwhile", err=True)
+    else:
+        for skipped in report.skipped:
+            click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+        click.echo(report.summary())
     settings = service.settings
     click.echo(f"qa: chat UI on http://{settings.host}:{settings.port}")
     service.span_reader  # noqa: B018  (exported and loaded before the first question)

@@ -42,6 +42,8 @@ STOPWORDS = frozenset(
     where which while who whom why will with would you your yours""".split()
 )
 WORD = re.compile(r"\w+", re.UNICODE)
+# Rows a search may rank: rarer query terms first (see `uncommon`)
+MATCH_BUDGET = 20_000
 
 
 def terms(text: str) -> list[str]:
@@ -53,12 +55,31 @@ def terms(text: str) -> list[str]:
     return list(seen)
 
 
+def uncommon(counts: dict[str, float]) -> list[str]:
+    """The query terms a search matches on, given how many rows each is in: the rarest first,
+    while their rows add up to at most MATCH_BUDGET (always at least one term).
+
+    Ranking reads every matching row, so a term in a tenth of a million chunks costs about
+    100 ms; such a term is left out of the match, as Elasticsearch's `common` terms query
+    does. Where the terms' rows add up to MATCH_BUDGET or fewer (any index of that many
+    chunks, for a one-term query), every term is matched, as before.
+    """
+    kept, rows = [], 0.0
+    for term, count in sorted(counts.items(), key=lambda item: (item[1], item[0])):
+        if kept and rows + count > MATCH_BUDGET:
+            break
+        kept.append(term)
+        rows += count
+    return kept
+
+
 class LexicalIndex:
     """BM25 over chunk texts in one SQLite file; safe to read while another process writes."""
 
     def __init__(self, path: Path) -> None:
         self.folder = path.parent
         self._lock = threading.Lock()
+        self._stemmer: sqlite3.Connection | None = None
         self._vocabulary: list[str] | None = None
         if path.is_file() and not os.access(path.parent, os.W_OK):
             # a read-only volume: nobody can write it, so SQLite may skip its locks and WAL
@@ -132,7 +153,7 @@ class LexicalIndex:
         words = terms(query)
         if not words:
             return []
-        match = " OR ".join(f'"{word}"' for word in words)
+        match = " OR ".join(f'"{word}"' for word in self._uncommon(words))
         scope, values = "", []
         if sources:
             scope = (
@@ -151,6 +172,36 @@ class LexicalIndex:
             Document(id=id_, page_content=text, metadata=json.loads(meta))
             for id_, text, meta in rows
         ]
+
+    def _uncommon(self, words: list[str]) -> list[str]:
+        """`uncommon` of the words, by the index's own term counts (its fts5vocab table)."""
+        stems = self._stems(words)
+        unique = sorted(set(stems.values()))
+        marks = ", ".join("?" * len(unique))
+        with self._lock:
+            found = dict(
+                self._db.execute(
+                    f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", unique
+                ).fetchall()
+            )
+        kept = set(uncommon({stem: found.get(stem, 0) for stem in unique}))
+        return [word for word in words if stems[word] in kept]
+
+    def _stems(self, words: list[str]) -> dict[str, str]:
+        """Each word as the index stores it, by FTS5's own tokenizer in a table in memory."""
+        with self._lock:
+            if self._stemmer is None:
+                self._stemmer = sqlite3.connect(":memory:", check_same_thread=False)
+                self._stemmer.executescript(
+                    "CREATE VIRTUAL TABLE words USING fts5(word, tokenize="
+                    "'porter unicode61 remove_diacritics 2');"
+                    "CREATE VIRTUAL TABLE stems USING fts5vocab(words, 'instance');"
+                )
+            db = self._stemmer
+            db.execute("DELETE FROM words")
+            db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", list(enumerate(words)))
+            found = dict(db.execute("SELECT doc, term FROM stems").fetchall())
+        return {word: found.get(i, word) for i, word in enumerate(words)}
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each word (stemmed as the index stems it); 0 if absent."""

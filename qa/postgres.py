@@ -3,9 +3,11 @@
 With QA_DATABASE_URL (and QA_CHROMA_URL for the vectors) nothing of the index lives on a qa
 machine, so any number of qa processes answer from one index and ingest into it in turn.
 Lexical search is PostgreSQL full-text search over a generated `tsvector` column. With the
-RUM extension (Debian's `postgresql-NN-rum`) its index returns the best-ranked rows first, so
-a query reads `k` rows however many match; without it, a GIN index finds the matches and
-`ts_rank_cd` ranks every one of them (see eval/README.md for both at a million chunks).
+RUM extension (Debian's `postgresql-NN-rum`) the index ranks the matches itself (its `<=>`
+distance, from term frequencies and positions it stores) and returns the best first, reading
+no table row to rank; without it, a GIN index finds the matches and `ts_rank_cd` ranks each
+from its table row, 7 times slower at a million chunks (eval/README.md). Either way the
+commonest query terms rank but do not match (`qa.lexical.uncommon`).
 """
 
 import threading
@@ -18,7 +20,7 @@ from urllib.parse import urlparse
 from langchain_core.documents import Document
 
 from qa.errors import BackendError
-from qa.lexical import terms
+from qa.lexical import terms, uncommon
 
 TABLES = [
     """CREATE TABLE IF NOT EXISTS qa_chunks (
@@ -45,7 +47,6 @@ TABLES = [
 ]
 SCHEMA_LOCK = 0x7161_0001  # serializes schema creation across processes (pg_advisory_xact_lock)
 RANKING_EXTENSION = "rum"  # an index that returns the best-ranked rows first
-MATCH_BUDGET = 20_000  # rows a search may rank (see `PostgresIndex.uncommon`)
 CHUNKS = "chunks"  # the fact counting a collection's chunks, kept in step with every write
 
 
@@ -265,24 +266,10 @@ class PostgresIndex:
             return sorted(row[0] for row in rows)
 
     def uncommon(self, lexemes: list[str]) -> list[str]:
-        """The terms a search matches on: the rarest first, while the rows they are estimated
-        to match stay within MATCH_BUDGET (always at least one).
-
-        Ranking reads every matching row, so a term in a tenth of a million chunks would cost
-        100 ms; such terms still rank the rows the rarer terms match, as in Elasticsearch's
-        `common` terms query. The estimate is PostgreSQL's own statistics of the column
-        (its most common lexemes, kept by ANALYZE), so small indexes match every term.
-        """
-        share = self.common_shares()
-        total = self.count()
-        estimated = sorted((share.get(lexeme, 0.0) * total, lexeme) for lexeme in lexemes)
-        kept, rows = [], 0.0
-        for count, lexeme in estimated:
-            if kept and rows + count > MATCH_BUDGET:
-                break
-            kept.append(lexeme)
-            rows += count
-        return kept
+        """`uncommon` of the lexemes, by PostgreSQL's own statistics of the column (its most
+        common lexemes and their shares of rows, kept by ANALYZE and autovacuum)."""
+        shares, total = self.common_shares(), self.count()
+        return uncommon({lexeme: shares.get(lexeme, 0.0) * total for lexeme in lexemes})
 
     def common_shares(self) -> dict[str, float]:
         """The share of rows holding each of the column's most common lexemes, read once a

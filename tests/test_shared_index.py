@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from langchain_core.documents import Document
 
-from qa import postgres
+from qa import lexical, postgres
 from qa.postgres import IngestLock, PostgresIndex
 from qa.processes import postgres_server
 from qa.settings import Settings
@@ -122,6 +122,10 @@ def test_two_ingests_at_once_one_waits_and_nothing_is_lost(tmp_path: Path, serve
     refused = qa(b, "ingest")
     assert refused.returncode == 7, refused.stderr
     assert refused.stderr.count("\n") == 1 and "another `qa ingest` is writing" in refused.stderr
+    port = free_port()  # a replica that starts meanwhile serves rather than exits
+    serve = [sys.executable, "-m", "qa", "serve", "--port", str(port)]
+    with local_server(serve, f"http://127.0.0.1:{port}/", env=b) as replica:
+        assert replica.poll() is None
     held.release()
 
     both = [
@@ -233,6 +237,14 @@ def test_full_text_search_ranks_and_keeps_in_step(
     assert idf["copper"] > idf["winter"] > 0 and idf["zebra"] == 0
     assert "lighthous" in index.vocabulary()
     assert [s["chunks"] for s in index.sources()] == [1, 1, 1]
+    # the commonest terms (by PostgreSQL's statistics) rank, but match nothing on their own
+    with psycopg.connect(index.url, autocommit=True) as db:
+        db.execute("ANALYZE qa_chunks")
+    assert sorted(d.id for d in index.search("winter copper", 5)) == ["a", "b", "c"]
+    monkeypatch.setattr(lexical, "MATCH_BUDGET", 1)
+    index._shares = None
+    assert [d.id for d in index.search("winter copper", 5)] == ["a"]
+    monkeypatch.undo()
     index.delete(["b", "zzz"])
     assert index.count() == 2 and [d.id for d in index.search("ships winter", 5)] == ["c"]
     index.close()
