@@ -85,8 +85,14 @@ def connect(url: str) -> Any:
 
 
 def _reason(exc: Exception) -> str:
+    """The first line of a psycopg (or SQLAlchemy-wrapped) error, without their prefixes."""
+    import re
+
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1][:200] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    first = re.sub(r"^\([\w.]+\) ", "", lines[0])  # SQLAlchemy's "(psycopg.OperationalError) "
+    return first.removeprefix("connection failed: ")[:200]
 
 
 @contextmanager
@@ -157,6 +163,8 @@ class PostgresIndex:
     @contextmanager
     def _session(self) -> Iterator[Any]:
         with self._lock, failures(self.url):
+            if self._db.closed:  # lost with a server restart: connect again
+                self._db = connect(self.url)
             yield self._db
 
     def upsert(self, ids: Sequence[str], documents: Sequence[Document]) -> None:

@@ -48,7 +48,7 @@ def test_server_mode_ingests_answers_and_reingests_idempotently(
 def test_two_index_folders_cannot_share_one_collection(
     seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Until the index can live in a shared database, a second qa folder on the same
+    """Without a shared database (QA_DATABASE_URL), a second qa folder on the same
     collection is refused in one line instead of deleting the first one's vectors."""
     chroma = Path(sys.executable).parent / "chroma"
     port = free_port()

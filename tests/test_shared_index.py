@@ -15,6 +15,7 @@ import pytest
 from langchain_core.documents import Document
 
 from qa import lexical, postgres
+from qa.errors import BackendError
 from qa.postgres import IngestLock, PostgresIndex
 from qa.processes import postgres_server
 from qa.settings import Settings
@@ -247,4 +248,9 @@ def test_full_text_search_ranks_and_keeps_in_step(
     monkeypatch.undo()
     index.delete(["b", "zzz"])
     assert index.count() == 2 and [d.id for d in index.search("ships winter", 5)] == ["c"]
+    with psycopg.connect(index.url, autocommit=True) as db:  # as a server restart would
+        db.execute("SELECT pg_terminate_backend(%s)", (index._db.info.backend_pid,))
+    with pytest.raises(BackendError, match="QA_DATABASE_URL"):
+        index.count()
+    assert index.count() == 2  # connected again
     index.close()
