@@ -55,6 +55,19 @@ def terms(text: str) -> list[str]:
     return list(seen)
 
 
+def idf(total: int, found: int) -> float:
+    """BM25's inverse document frequency of a term in `found` of `total` chunks; 0 if absent."""
+    return math.log(1 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
+
+
+def source_rows(rows: Iterable[tuple]) -> list[dict]:
+    """(source, title, chunks, indexed_at) rows as the dicts `sources()` returns."""
+    return [
+        {"source": source, "title": title, "chunks": chunks, "indexed_at": when}
+        for source, title, chunks, when in rows
+    ]
+
+
 def uncommon(counts: dict[str, float]) -> list[str]:
     """The query terms a search matches on, given how many rows each is in: the rarest first,
     while their rows add up to at most MATCH_BUDGET (always at least one term).
@@ -126,10 +139,7 @@ class LexicalIndex:
                 "SELECT json_extract(metadata, '$.source'), json_extract(metadata, '$.title'),"
                 " count(*), max(indexed_at) FROM chunks GROUP BY 1 ORDER BY 1"
             ).fetchall()
-        return [
-            {"source": source, "title": title, "chunks": chunks, "indexed_at": when}
-            for source, title, chunks, when in rows
-        ]
+        return source_rows(rows)
 
     def documents_of(self, sources: Sequence[str]) -> list[Document]:
         """The chunks held for these source files, in the order they were written."""
@@ -212,9 +222,7 @@ class LexicalIndex:
                 found = self._db.execute(
                     "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (f'"{word}"',)
                 ).fetchone()[0]
-                weights[word] = (
-                    math.log(1 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
-                )
+                weights[word] = idf(total, found)
         return weights
 
     def vocabulary(self) -> list[str]:

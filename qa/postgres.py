@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 from langchain_core.documents import Document
 
 from qa.errors import BackendError
-from qa.lexical import terms, uncommon
+from qa.lexical import idf, source_rows, terms, uncommon
 
 TABLES = [
     """CREATE TABLE IF NOT EXISTS qa_chunks (
@@ -224,10 +224,7 @@ class PostgresIndex:
                 " FROM qa_chunks WHERE collection = %s GROUP BY source ORDER BY source",
                 (self.collection,),
             ).fetchall()
-        return [
-            {"source": source, "title": title, "chunks": chunks, "indexed_at": when}
-            for source, title, chunks, when in rows
-        ]
+        return source_rows(rows)
 
     def documents_of(self, sources: Sequence[str]) -> list[Document]:
         """The chunks held for these source files, in the order they were written."""
@@ -294,8 +291,6 @@ class PostgresIndex:
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each word (stemmed as the index stems it); 0 if absent."""
-        import math
-
         total, weights = self.count(), {}
         with self._session() as db:
             for word in words:
@@ -304,9 +299,7 @@ class PostgresIndex:
                     " AND tsv @@ to_tsquery('english', %s)",
                     (self.collection, or_query([word])),
                 ).fetchone()[0]
-                weights[word] = (
-                    math.log(1 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
-                )
+                weights[word] = idf(total, found)
         return weights
 
     def vocabulary(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -240,9 +241,6 @@ def record_manager(settings: Settings) -> Any:
     else:
         db_url = f"sqlite:///{(settings.index_dir / 'records.sqlite3').resolve()}"
     manager = SQLRecordManager(namespace=f"qa/{settings.collection}", db_url=db_url)
-    if settings.database_url:
-        with failures(url):
-            manager.create_schema()
-    else:
+    with failures(url) if settings.database_url else nullcontext():
         manager.create_schema()
     return manager
