@@ -60,18 +60,24 @@ def is_refusal(text: str) -> bool:
     return NOT_FOUND.lower() in text.lower()
 
 
-def ground(text: str, passages: list[Document], corpus_dir: Path) -> tuple[str, list[Citation]]:
-    """Drop markers that cite no passage, renumber the rest, and cite a sentence of each."""
+def ground(
+    text: str, passages: list[Document], corpus_dir: Path
+) -> tuple[str, list[Citation], tuple[int, int]]:
+    """Drop markers that cite no passage, renumber the rest, and cite a sentence of each.
+
+    Also returns (markers written, markers removed)."""
     numbers: dict[int, int] = {}  # passage number -> citation number
     citations: list[Citation] = []
+    written = removed = 0
     pieces, claim_start = [], 0
     for match in MARKERS.finditer(text):
         claim = text[claim_start : match.start()]
         pieces.append(claim)
         kept = []
         for raw in re.findall(r"\d+", match.group(1)):
-            n = int(raw)
+            n, written = int(raw), written + 1
             if not 1 <= n <= len(passages):
+                removed += 1
                 continue
             if n not in numbers:
                 numbers[n] = len(citations) + 1
@@ -80,7 +86,7 @@ def ground(text: str, passages: list[Document], corpus_dir: Path) -> tuple[str, 
         pieces.append("".join(f" [{k}]" for k in dict.fromkeys(kept)))
         claim_start = match.end()
     pieces.append(text[claim_start:])
-    return "".join(pieces).strip(), citations
+    return "".join(pieces).strip(), citations, (written, removed)
 
 
 def cite(n: int, passage: Document, claim: str, corpus_dir: Path) -> Citation:

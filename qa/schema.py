@@ -44,6 +44,8 @@ class Answer:
     generated: bool = False  # written by a language model rather than quoted
     ungrounded: bool = False  # generated, but no citation survived the checks
     extractive: "Answer | None" = None  # shown beside an ungrounded generated answer
+    markers_written: int = 0  # generated: the [n] markers the model wrote
+    markers_removed: int = 0  # generated: those that pointed at nothing and were removed
 
     def to_dict(self) -> dict:
         """The JSON shape of `qa ask --json`; generated answers also say if they are grounded."""

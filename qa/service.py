@@ -131,7 +131,7 @@ class QAService:
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer
             return
-        yield from self.generate(model, question, passages, answer)
+        yield from self.generate(model, question, passages, answer, started)
 
     def scoped_retriever(self, sources: list[str]) -> Runnable:
         """The retriever over only the named indexed files."""
@@ -153,12 +153,20 @@ class QAService:
         return standalone if 0 < len(standalone) <= 3 * len(question) + 200 else None
 
     def generate(
-        self, model: BaseChatModel, question: str, passages: list[Document], extractive: Answer
+        self,
+        model: BaseChatModel,
+        question: str,
+        passages: list[Document],
+        extractive: Answer,
+        asked: float,
     ) -> Iterator[str | Answer]:
-        """Stream the model's answer, then check its citations against the passages."""
-        started, tokens = time.perf_counter(), []
+        """Stream the model's answer, then check its citations against the passages.
+
+        `asked` is when the question came (perf_counter), for the time to the first token."""
+        started, tokens, first = time.perf_counter(), [], None
         with llm_errors(self.settings):
             for token in stream_tokens(model, passages, question):
+                first = first or time.perf_counter()
                 tokens.append(token)
                 yield token
                 if time.perf_counter() - started > self.settings.llm_timeout:
@@ -170,10 +178,14 @@ class QAService:
         timings = {
             **extractive.timings_ms,
             "generate": round((time.perf_counter() - started) * 1000, 1),
+            "first_token": round(((first or time.perf_counter()) - asked) * 1000, 1),
         }
         answer = Answer(question, REFUSAL, refused=True, generated=True, timings_ms=timings)
         if not is_refusal(text):
-            answer.text, answer.citations = ground(text, passages, self.settings.corpus_dir)
+            answer.text, answer.citations, markers = ground(
+                text, passages, self.settings.corpus_dir
+            )
+            answer.markers_written, answer.markers_removed = markers
             answer.refused, answer.ungrounded = False, not answer.citations
             answer.extractive = extractive if answer.ungrounded else None
         answer.passages = extractive.passages

@@ -29,7 +29,8 @@ def seed_passages(corpus: Path) -> list[Document]:
 def test_bogus_markers_are_removed_and_kept_ones_cite_exact_sentences(seed_corpus: Path) -> None:
     passages = seed_passages(seed_corpus)[:3]
     text = "The sanctions concern Belarus [2]. Forum in Russia [9]. Lukashenko spoke [1, 7][2]."
-    checked, citations = ground(text, passages, seed_corpus)
+    checked, citations, markers = ground(text, passages, seed_corpus)
+    assert markers == (5, 2)
     assert (
         checked == "The sanctions concern Belarus [1]. Forum in Russia. Lukashenko spoke [2] [1]."
     )

@@ -9,6 +9,15 @@ from qa.settings import Settings
 
 COLUMNS = [*HEADLINE, "answer_correctness", "faithfulness", "latency_p50_ms", "latency_p95_ms"]
 JUDGED = ("answer_correctness", "faithfulness")
+GENERATED = [
+    "cited_share",
+    "answerable_cited",
+    "ungrounded_rate",
+    "markers_removed_share",
+    "markup_share",
+    "first_token_p50_ms",
+    "latency_p50_ms",
+]
 
 
 def _cell(value: object) -> str:
@@ -31,6 +40,14 @@ def markdown_table(dataset: str, runs: dict[str, dict]) -> str:
             ),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    generated = {engine: m for engine, m in runs.items() if "cited_share" in m}
+    if generated:
+        header = ["engine", *GENERATED]
+        lines += ["", "Generated answers:", ""]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for engine, metrics in generated.items():
+            cells = [engine, *(_cell(metrics.get(c)) for c in GENERATED)]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -96,6 +113,8 @@ def run_info(settings: Settings) -> dict:
         from qa.embeddings import model_folder
 
         models["span_reader"] = file_digest(ADAPTER / "adapter_model.safetensors")
+        if settings.llm_model and Path(settings.llm_model).is_file():
+            models["llm"] = file_digest(Path(settings.llm_model))
         models["embedding_model"] = file_digest(
             model_folder(settings.embedding_model) / "model.safetensors"
         )

@@ -1,5 +1,6 @@
 """Evaluation: ask every question of a set, score the answers, write JSON, Markdown and a chart."""
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -34,6 +35,12 @@ HEADLINE = [
     "refusal_recall",
     "refused_share",
 ]
+
+
+# What a model that echoes its prompt writes: passage tags, chat-template tokens, JSON keys.
+PROMPT_MARKUP = re.compile(
+    r"</?passage|<\|im_|<start_of_turn>|<end_of_turn>|\"(?:answer|sentences)\"\s*:"
+)
 
 
 @cache
@@ -77,6 +84,15 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
         ],
         "latency_ms": round(latency_ms, 1),
     }
+    if answer.generated:
+        record.update(
+            generated=True,
+            ungrounded=answer.ungrounded,
+            markup=bool(PROMPT_MARKUP.search(answer.text)),
+            markers_written=answer.markers_written,
+            markers_removed=answer.markers_removed,
+            first_token_ms=answer.timings_ms.get("first_token"),
+        )
     if question.unanswerable:
         return record
     prediction = "" if answer.refused else (answer.short_answer or strip_markers(answer.text))
@@ -150,6 +166,35 @@ def aggregate(records: list[dict]) -> dict:
         "faithfulness": judged(records, "faithfulness"),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
+        **generation_metrics(records),
+    }
+
+
+def generation_metrics(records: list[dict]) -> dict:
+    """What only generated answers have: citations kept, markers removed, markup, first token.
+
+    Empty for extractive runs (their answers are quotes, cited by construction)."""
+    generated = [r for r in records if r.get("generated")]
+    if not generated:
+        return {}
+    answered = [r for r in generated if not r["refused"]]
+    answerable = [r for r in records if not r["unanswerable"]]
+    written = sum(r["markers_written"] for r in generated)
+
+    def share(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    return {
+        "cited_share": share(sum(bool(r["citations"]) for r in answered), len(answered)),
+        "answerable_cited": share(
+            sum(bool(r["citations"]) and not r["refused"] for r in answerable), len(answerable)
+        ),
+        "ungrounded_rate": share(sum(r["ungrounded"] for r in answered), len(answered)),
+        "markers_removed_share": share(sum(r["markers_removed"] for r in generated), written),
+        "markup_share": share(sum(r["markup"] for r in answered), len(answered)),
+        "first_token_p50_ms": percentile(
+            [r["first_token_ms"] for r in generated if r["first_token_ms"] is not None], 50
+        ),
     }
 
 
