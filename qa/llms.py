@@ -5,12 +5,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 
 from qa.errors import BackendError
 from qa.settings import Settings
 
 GENERATIVE_ENGINES = ("llamacpp", "ollama", "openai")
-STOP = ["\nQuestion:", "</passage>"]  # a small model may echo the prompt's shape
+STOP = ["\nQuestion:", "</document>"]  # a model may echo the prompt's shape
 INSTALL_HINT = {
     "llamacpp": "pip install langchain-community llama-cpp-python",
     "ollama": "pip install langchain-ollama",
@@ -60,7 +61,11 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
 
     from qa.probe import probe
 
-    path = Path(settings.llm_model) if settings.llm_model else bundled_model_path()
+    if not settings.llm_model:  # the bundled Gemma 270M is a base model: it invents answers
+        raise BackendError(
+            "set QA_LLM_MODEL to an instruction-tuned GGUF file for the llamacpp engine"
+        )
+    path = Path(settings.llm_model)
     if not path.is_file():
         raise BackendError(f"no GGUF file at {path} (set QA_LLM_MODEL to a .gguf file)")
     if problem := probe(path, settings.model_cache_dir, settings.llm_threads):
@@ -75,7 +80,7 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
             n_ctx=4096,
             n_threads=settings.llm_threads,
             max_tokens=settings.llm_max_tokens,
-            temperature=0.1,
+            temperature=0.0,  # the same answer to the same question
             verbose=False,
             stop=STOP,
         )
@@ -92,7 +97,7 @@ def _ollama(settings: Settings) -> BaseChatModel:
         return ChatOllama(
             model=settings.llm_model,
             base_url=settings.llm_base_url or None,
-            temperature=0.1,
+            temperature=0.0,  # the same answer to the same question
             num_predict=settings.llm_max_tokens,
             validate_model_on_init=True,
             stop=STOP,
@@ -114,13 +119,27 @@ def _openai(settings: Settings) -> BaseChatModel:
         api_key=settings.llm_api_key.get_secret_value() or "not-needed",
         timeout=settings.llm_timeout,
         max_retries=0,
-        temperature=0.1,
+        temperature=0.0,  # the same answer to the same question
         max_tokens=settings.llm_max_tokens,
         stop=STOP,
         extra_body=extra,
     )
     check_openai_model(model, settings)
     return model
+
+
+def constrained(model: BaseChatModel, engine: str, schema: dict) -> Runnable:
+    """The model bound to reply in JSON that follows `schema`, in each backend's own way:
+    llama.cpp turns it into a grammar (in process, and llama-cpp-python's server reads
+    `{"type": "json_object", "schema": ...}`), Ollama takes it as `format`."""
+    if engine == "ollama":
+        return model.bind(format=schema)
+    response_format = {"type": "json_object", "schema": schema}
+    if engine == "openai":  # in the request body, so that langchain-openai streams as usual
+        return model.bind(
+            extra_body={**(model.extra_body or {}), "response_format": response_format}
+        )
+    return model.bind(response_format=response_format)
 
 
 def check_openai_model(model: BaseChatModel, settings: Settings) -> None:

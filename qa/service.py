@@ -11,11 +11,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from qa.answering import REFUSAL, ExtractiveAnswerer
+from qa.answering.calibration import SPAN_PRECISION
 from qa.answering.reading import SpanReader, load_reader
 from qa.errors import BackendError, InputError, NotIndexedError
-from qa.generation import condense_chain, ground, is_refusal, stream_tokens
+from qa.generation import (
+    Reply,
+    answer_so_far,
+    condense_chain,
+    evidence,
+    ground,
+    reply_schema,
+    stream_reply,
+)
 from qa.indexing import IngestReport, ingest
-from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
+from qa.llms import GENERATIVE_ENGINES, chat_model, constrained, llm_errors
 from qa.loading import SkippedFile, Upload, add_to_corpus, move_to_trash, source_text
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
@@ -131,7 +140,7 @@ class QAService:
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer
             return
-        yield from self.generate(model, question, passages, answer, started)
+        yield from self.generate(model, question, answer, started)
 
     def scoped_retriever(self, sources: list[str]) -> Runnable:
         """The retriever over only the named indexed files."""
@@ -156,36 +165,44 @@ class QAService:
         self,
         model: BaseChatModel,
         question: str,
-        passages: list[Document],
         extractive: Answer,
         asked: float,
     ) -> Iterator[str | Answer]:
-        """Stream the model's answer, then check its citations against the passages.
+        """Stream the answer text of the model's reply, then quote the sentences it cited.
 
         `asked` is when the question came (perf_counter), for the time to the first token."""
-        started, tokens, first = time.perf_counter(), [], None
+        sentences = evidence(extractive.ranked)
+        bound = constrained(model, self.settings.engine, reply_schema(len(sentences)))
+        started, raw, shown, first = time.perf_counter(), "", "", None
         with llm_errors(self.settings):
-            for token in stream_tokens(model, passages, question):
-                first = first or time.perf_counter()
-                tokens.append(token)
-                yield token
+            for chunk in stream_reply(bound, sentences, question):
+                raw += chunk
+                text = answer_so_far(raw)
+                if len(text) > len(shown) and text.startswith(shown):
+                    first = first or time.perf_counter()
+                    yield text[len(shown) :]
+                    shown = text
                 if time.perf_counter() - started > self.settings.llm_timeout:
                     raise BackendError(
                         f"the {self.settings.engine} answer took over "
                         f"{self.settings.llm_timeout:g} s (QA_LLM_TIMEOUT)"
                     )
-        text = "".join(tokens)
         timings = {
             **extractive.timings_ms,
             "generate": round((time.perf_counter() - started) * 1000, 1),
             "first_token": round(((first or time.perf_counter()) - asked) * 1000, 1),
         }
         answer = Answer(question, REFUSAL, refused=True, generated=True, timings_ms=timings)
-        if not is_refusal(text):
-            answer.text, answer.citations, markers = ground(
-                text, passages, self.settings.corpus_dir
-            )
-            answer.markers_written, answer.markers_removed = markers
+        reply = Reply.parse(raw)
+        if not reply.refused:
+            grounded = ground(reply, sentences, self.settings.corpus_dir)
+            answer.text, answer.citations = grounded.text, grounded.citations
+            answer.proposed_short_answer = grounded.short_answer
+            p = grounded.short_answer_sentence_probability
+            if p is not None and p >= SPAN_PRECISION:  # shown bold only above that
+                answer.short_answer, answer.short_answer_confidence = grounded.short_answer, p
+            answer.markers_written = grounded.markers_written
+            answer.markers_removed = grounded.markers_removed
             answer.refused, answer.ungrounded = False, not answer.citations
             answer.extractive = extractive if answer.ungrounded else None
         answer.passages = extractive.passages
@@ -277,14 +294,12 @@ ENGINE_HELP = {
 def offered_engines(settings: Settings) -> list[tuple[str, str]]:
     """(engine, one-line help) for each engine that can answer with these settings.
 
-    The generative engines need a configured model: the one named by QA_LLM (with
-    QA_LLM_MODEL for ollama and openai) is offered. The bundled Gemma is a base model that
-    invents text, so llamacpp is offered only when QA_LLM chose it.
+    The generative engines need a configured model: the one named by QA_LLM, with its
+    QA_LLM_MODEL, is offered. The bundled Gemma is a base model that invents text, so it is
+    never offered as one.
     """
     names = ["extractive", "sentence"]
-    if settings.engine in GENERATIVE_ENGINES and (
-        settings.llm_model or settings.engine == "llamacpp"
-    ):
+    if settings.engine in GENERATIVE_ENGINES and settings.llm_model:
         names.append(settings.engine)
     return [(name, ENGINE_HELP[name]) for name in names]
 

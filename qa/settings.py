@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field(
         "",
-        description="Generative model: a GGUF path for llamacpp (empty: the bundled Gemma), "
-        "a model name for ollama and openai.",
+        description="Generative model: an instruction-tuned GGUF path for llamacpp, a model "
+        "name for ollama and openai.",
     )
     llm_base_url: str = Field(
         "", description="Server URL for ollama or an OpenAI-compatible server (e.g. .../v1)."

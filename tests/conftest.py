@@ -50,6 +50,22 @@ def embeddings():
     return load_embeddings()
 
 
+@pytest.fixture(scope="session")
+def instruct_model() -> Path:
+    """A real instruction-tuned GGUF (Qwen2.5-Coder-1.5B-Instruct, SHA-256 pinned), fetched and
+    assembled once into the model cache by scripts/fetch-instruct-model."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fetch-instruct-model")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip())
+
+
 @pytest.fixture
 def service(embeddings) -> QAService:
     """A service over the test's folders, sharing the loaded model."""

@@ -135,4 +135,5 @@ def test_only_engines_that_can_answer_are_offered() -> None:
     assert names() == ["extractive", "sentence"]
     assert names(engine="ollama") == ["extractive", "sentence"]  # no model: it cannot answer
     assert names(engine="ollama", llm_model="llama3.2") == ["extractive", "sentence", "ollama"]
-    assert names(engine="llamacpp") == ["extractive", "sentence", "llamacpp"]  # asked for
+    assert names(engine="llamacpp") == ["extractive", "sentence"]  # not the bundled base model
+    assert names(engine="llamacpp", llm_model="m.gguf") == ["extractive", "sentence", "llamacpp"]

@@ -95,3 +95,67 @@ def test_aggregate_refusal_precision_and_recall() -> None:
     assert metrics["refusal_precision"] == 0.5  # 2 refusals, 1 of them right
     assert metrics["refusal_recall"] == 0.5  # 2 unanswerable, 1 refused
     assert metrics["latency_p50_ms"] == 10.0
+
+
+def test_generated_answer_metrics_hand_worked() -> None:
+    from qa.evaluation.datasets import EvalQuestion
+    from qa.evaluation.runs import score
+    from qa.schema import Answer, Citation
+
+    cite = Citation(1, "a.md", "A", 0, 7, "25 June")
+    asked = EvalQuestion(id="q", question="When?", answers=["25 June"])
+    off = EvalQuestion(id="o", question="Who?", answers=[], unanswerable=True)
+
+    def generated(text: str, citations: list, **fields) -> Answer:
+        timings = {"first_token": fields.pop("first", 100.0)}
+        return Answer("q", text, generated=True, citations=citations, timings_ms=timings, **fields)
+
+    records = [
+        score(
+            asked,
+            generated(
+                "On 25 June [1].",
+                [cite],
+                markers_written=2,
+                markers_removed=1,
+                proposed_short_answer="25 June",
+            ),
+            500.0,
+        ),
+        score(
+            asked,
+            generated(
+                "Some day.",
+                [],
+                ungrounded=True,
+                markers_written=1,
+                markers_removed=1,
+                proposed_short_answer=None,
+                first=300.0,
+            ),
+            900.0,
+        ),
+        score(
+            asked,
+            generated(
+                '<passage id="1">On 25 June [1]',
+                [cite],
+                markers_written=1,
+                proposed_short_answer="1 July",
+                first=200.0,
+            ),
+            700.0,
+        ),
+        score(off, generated("x", [], refused=True, first=50.0), 60.0),
+        score(asked, Answer("q", "refused", refused=True), 10.0),  # refused before the model
+    ]
+    metrics = aggregate(records)
+    assert metrics["cited_share"] == round(2 / 3, 4)  # of the 3 answered by the model
+    assert metrics["answerable_cited"] == 0.5  # of the 4 answerable questions
+    assert metrics["ungrounded_rate"] == round(1 / 3, 4)
+    assert metrics["markers_removed_share"] == 0.5  # 2 of 4 written
+    assert metrics["markup_share"] == round(1 / 3, 4)
+    assert metrics["proposed_short_precision"] == 0.5  # "25 June" right, "1 July" wrong
+    assert metrics["proposed_short_coverage"] == 0.5
+    assert metrics["first_token_p50_ms"] == 150.0  # of the 4 answers the model wrote
+    assert "cited_share" not in aggregate(records[-1:])  # extractive runs: no such columns

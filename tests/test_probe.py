@@ -78,7 +78,10 @@ def test_cli_ask_exits_0_and_llamacpp_engine_gives_one_line(
     )
     assert done.returncode == 0, done.stderr
     assert "25 June" in done.stdout and "Traceback" not in done.stderr
-    result = CliRunner().invoke(main, ["ask", QUESTION], env={"QA_LLM": "llamacpp"})
+    model = str(bundled_model_path())  # any GGUF: the probe tries llama.cpp itself
+    result = CliRunner().invoke(
+        main, ["ask", QUESTION], env={"QA_LLM": "llamacpp", "QA_LLM_MODEL": model}
+    )
     assert result.exit_code == 5
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("qa: error:") and "cannot run here" in line and "SIGSEGV" in line

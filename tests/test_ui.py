@@ -486,11 +486,12 @@ def test_undo_and_retry_act_on_the_last_turn(page) -> None:
     assert page.locator(USER).count() == 1
 
 
-def test_stop_ends_the_answer_on_the_server(app, browser) -> None:
-    """A streamed generative answer (the bundled model, asked for a long text) is stopped:
+def test_stop_ends_the_answer_on_the_server(app, browser, instruct_model) -> None:
+    """A streamed generative answer (the instruct model, asked for a long text) is stopped:
     the chat says so and the server's CPU goes idle, instead of generating to the end."""
     port = free_port()
-    env = {**app["env"], "QA_LLM": "llamacpp", "QA_LLM_MAX_TOKENS": "1000"}
+    env = {**app["env"], "QA_LLM": "llamacpp", "QA_LLM_MODEL": str(instruct_model)}
+    env["QA_LLM_MAX_TOKENS"] = "1000"
     url = f"http://127.0.0.1:{port}/"
     command = [sys.executable, "-m", "qa", "serve", "--port", str(port)]
     with local_server(command, url, env) as server:

@@ -159,6 +159,23 @@ def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, f
     return text, float(scorer.score([features])[0])
 
 
+def quote(sentence: Candidate, n: int, corpus_dir: Path) -> Citation:
+    """Citation number `n` of a candidate sentence, checked against its source file."""
+    meta = sentence.document.metadata
+    source = corpus_dir / meta["source"]
+    if source_text(source)[sentence.start : sentence.end] != sentence.text:
+        raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
+    return Citation(
+        n=n,
+        source=str(source),
+        title=meta.get("title", ""),
+        start=sentence.start,
+        end=sentence.end,
+        quote=sentence.text,
+        page=page_at(meta, sentence.start),
+    )
+
+
 class ExtractiveAnswerer:
     """Ranks every sentence of the retrieved passages and quotes the best, or refuses."""
 
@@ -191,25 +208,13 @@ class ExtractiveAnswerer:
         if answerable.score([ranking.question])[0] < answerable.threshold:
             return Answer(question=question, text=REFUSAL, refused=True)
         best = ranking.found[0]
-        meta = best.document.metadata
-        source = self.corpus_dir / meta["source"]
-        if source_text(source)[best.start : best.end] != best.text:
-            raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
-        citation = Citation(
-            n=1,
-            source=str(source),
-            title=meta.get("title", ""),
-            start=best.start,
-            end=best.end,
-            quote=best.text,
-            page=page_at(meta, best.start),
-        )
         answer = Answer(
             question=question,
             text=f"{best.text} [1]",
-            citations=[citation],
+            citations=[quote(best, 1, self.corpus_dir)],
             confidence=round(best.probability, 3),
             sure=best.probability >= scorers["cited"].threshold,
+            ranked=ranking.found,
         )
         span = short_answer(question, best, scorers["span"]) if self.short_answers else None
         if span is not None and span[1] >= scorers["span"].threshold:

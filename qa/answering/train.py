@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from qa.answering.calibration import PARAMS, Scorer
+from qa.answering.calibration import PARAMS, SPAN_PRECISION, Scorer
 from qa.answering.calibration import rows as feature_rows
 from qa.answering.extractive import (
     CITED_FEATURES,
@@ -51,7 +51,6 @@ from qa.settings import Settings
 
 SCRIPT_VERSION = 2
 MAX_FALSE_REFUSALS = 0.01
-SPAN_PRECISION = 0.85  # of shown short answers, out of fold (0.90 shows ~2%: eval/README.md)
 OFF_CORPUS = 1200
 
 

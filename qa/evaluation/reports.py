@@ -15,6 +15,8 @@ GENERATED = [
     "ungrounded_rate",
     "markers_removed_share",
     "markup_share",
+    "proposed_short_precision",
+    "proposed_short_coverage",
     "first_token_p50_ms",
     "latency_p50_ms",
 ]

@@ -92,7 +92,13 @@ def score(question: EvalQuestion, answer: Answer, latency_ms: float) -> dict:
             markers_written=answer.markers_written,
             markers_removed=answer.markers_removed,
             first_token_ms=answer.timings_ms.get("first_token"),
+            proposed_short_answer=answer.proposed_short_answer,
         )
+        proposed = answer.proposed_short_answer
+        if not question.unanswerable and proposed is not None and not answer.refused:
+            record["proposed_short_answer_right"] = float(
+                short_answer_right(proposed, question.answers)
+            )
     if question.unanswerable:
         return record
     prediction = "" if answer.refused else (answer.short_answer or strip_markers(answer.text))
@@ -180,6 +186,7 @@ def generation_metrics(records: list[dict]) -> dict:
     answered = [r for r in generated if not r["refused"]]
     answerable = [r for r in records if not r["unanswerable"]]
     written = sum(r["markers_written"] for r in generated)
+    proposed = [r for r in answerable if r.get("proposed_short_answer_right") is not None]
 
     def share(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
@@ -192,6 +199,10 @@ def generation_metrics(records: list[dict]) -> dict:
         "ungrounded_rate": share(sum(r["ungrounded"] for r in answered), len(answered)),
         "markers_removed_share": share(sum(r["markers_removed"] for r in generated), written),
         "markup_share": share(sum(r["markup"] for r in answered), len(answered)),
+        "proposed_short_precision": share(
+            sum(r["proposed_short_answer_right"] for r in proposed), len(proposed)
+        ),
+        "proposed_short_coverage": share(len(proposed), len(answerable)),
         "first_token_p50_ms": percentile(
             [r["first_token_ms"] for r in generated if r["first_token_ms"] is not None], 50
         ),
