@@ -352,6 +352,8 @@ def print_answer(service: Any, question: str, history: list[str]) -> Answer:
         click.echo("qa: the generated answer cites no passage; the extractive answer:")
         click.echo(format_answer(answer.extractive))
         return answer
+    if answer.short_answer:  # the model's, shown only above its calibrated confidence
+        click.echo(f"**{answer.short_answer}**")
     if answer.text != "".join(streamed).strip():
         click.echo(f"checked: {answer.text}")
     click.echo(format_answer(answer, with_text=False))

@@ -174,7 +174,7 @@ def test_openai_backend_errors_name_the_setting(openai_env, seed_corpus, monkeyp
         and "no-such-model" in result.stderr
     )
 
-    monkeypatch.setenv("QA_LLM_MODEL", "gemma")
+    monkeypatch.setenv("QA_LLM_MODEL", "qwen")
     monkeypatch.setenv("QA_LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     result = runner.invoke(main, ["ask", "When did sanctions start?"])
     assert result.exit_code == 5 and "QA_LLM_BASE_URL" in result.stderr
@@ -286,7 +286,7 @@ def test_qa_eval_judges_generated_answers_through_a_real_local_server(
     assert judged.exit_code == 0, judged.output
     run = json.loads(next(results.glob("two-openai-*.json")).read_text())
     judge = run["run"]["judge"]
-    assert judge["engine"] == "openai" and judge["model"] == "gemma"
+    assert judge["engine"] == "openai" and judge["model"] == "qwen"
     assert "YES or NO" in judge["prompts"]["faithfulness"]
     for record in run["questions"]:
         if not record["refused"]:  # every verdict is kept raw, as the judge wrote it
