@@ -68,6 +68,9 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
     path = Path(settings.llm_model)
     if not path.is_file():
         raise BackendError(f"no GGUF file at {path} (set QA_LLM_MODEL to a .gguf file)")
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise BackendError(f"{path} is not a GGUF file (set QA_LLM_MODEL to a .gguf file)")
     if problem := probe(path, settings.model_cache_dir, settings.llm_threads):
         raise BackendError(
             f"{path.name} cannot run here: {problem}; rebuild llama-cpp-python "

@@ -225,6 +225,13 @@ def test_the_bundled_base_model_is_not_a_generative_engine(seed_corpus) -> None:
     assert result.exit_code == 5
     [line] = result.stderr.strip().splitlines()
     assert "QA_LLM_MODEL" in line and "instruction-tuned" in line
+    not_a_model = seed_corpus.parent / "model.gguf"
+    not_a_model.write_text("not a model")
+    env = {"QA_LLM": "llamacpp", "QA_LLM_MODEL": str(not_a_model)}
+    result = CliRunner().invoke(main, ["ask", "When did sanctions start?"], env=env)
+    assert result.exit_code == 5
+    [line] = result.stderr.strip().splitlines()
+    assert "is not a GGUF file" in line and "QA_LLM_MODEL" in line
 
 
 def test_ollama_backend_that_is_down_names_the_url(seed_corpus, monkeypatch) -> None:
