@@ -209,12 +209,14 @@ def ground(reply: Reply, sentences: list[Candidate], corpus_dir: Path) -> Ground
     short = " ".join(reply.short_answer.split())
     whole = re.compile(rf"(?<!\w){re.escape(short)}(?!\w)")  # words, not parts of words
     holding = [
-        sentences[n - 1] for n in numbers if whole.search(" ".join(sentences[n - 1].text.split()))
+        sentences[n - 1]
+        for n in numbers
+        if short and whole.search(" ".join(sentences[n - 1].text.split()))
     ]
     return Grounded(
         "".join(pieces).strip(),
         citations,
-        short if short and holding else None,
+        short if holding else None,
         max((c.probability for c in holding), default=None),
         written,
         removed,

@@ -64,6 +64,8 @@ def test_markers_that_name_no_shown_sentence_are_removed_and_kept_ones_quote_it(
     assert ground(elsewhere, sentences, seed_corpus).short_answer is None  # not in one cited
     part = Reply("Sanctions [1].", [], sentences[0].text.split()[0][:-1])  # part of a word
     assert ground(part, sentences, seed_corpus).short_answer is None
+    none = ground(Reply("Sanctions [1].", [1], ""), sentences, seed_corpus)
+    assert none.short_answer is None and none.short_answer_sentence_probability is None
 
 
 def test_replies_are_read_leniently() -> None:
