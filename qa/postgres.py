@@ -10,6 +10,7 @@ from its table row, 7 times slower at a million chunks (eval/README.md). Either 
 commonest query terms rank but do not match (`qa.lexical.uncommon`).
 """
 
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -86,8 +87,6 @@ def connect(url: str) -> Any:
 
 def _reason(exc: Exception) -> str:
     """The first line of a psycopg (or SQLAlchemy-wrapped) error, without their prefixes."""
-    import re
-
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__

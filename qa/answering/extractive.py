@@ -194,19 +194,22 @@ class ExtractiveAnswerer:
         self.short_answers = short_answers
         self.scorers = load_scorers()
 
-    def answer(self, question: str, query: str, passages: list[Document]) -> Answer:
+    def answer(
+        self, question: str, query: str, passages: list[Document]
+    ) -> tuple[Answer, list[Candidate]]:
         """The best sentence as a cited answer with its confidence and short answer, or a
-        refusal."""
+        refusal; and every sentence of the passages, best first (a generative engine chooses
+        among them)."""
         scorers = self.scorers
         ranking = rank(
             question, query, passages, self.embeddings, self.lexical, scorers["sentence"]
         )
         if ranking is None:
-            return Answer(question=question, text=REFUSAL, refused=True)
+            return Answer(question=question, text=REFUSAL, refused=True), []
         read(question, ranking, self.reader, scorers["cited"])
         answerable = scorers["answerable"]
         if answerable.score([ranking.question])[0] < answerable.threshold:
-            return Answer(question=question, text=REFUSAL, refused=True)
+            return Answer(question=question, text=REFUSAL, refused=True), ranking.found
         best = ranking.found[0]
         answer = Answer(
             question=question,
@@ -214,9 +217,8 @@ class ExtractiveAnswerer:
             citations=[quote(best, 1, self.corpus_dir)],
             confidence=round(best.probability, 3),
             sure=best.probability >= scorers["cited"].threshold,
-            ranked=ranking.found,
         )
         span = short_answer(question, best, scorers["span"]) if self.short_answers else None
         if span is not None and span[1] >= scorers["span"].threshold:
             answer.short_answer, answer.short_answer_confidence = span[0], round(span[1], 3)
-        return answer
+        return answer, ranking.found

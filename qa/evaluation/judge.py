@@ -58,7 +58,7 @@ class Judge:
     def info(self) -> dict:
         return {
             "engine": self.settings.engine,
-            "model": self.settings.llm_model or "the bundled Gemma 3 270M",
+            "model": self.settings.llm_model,
             "base_url": self.settings.llm_base_url or None,
             "prompts": {"answer_correctness": CORRECTNESS, "faithfulness": FAITHFULNESS},
         }

@@ -136,6 +136,11 @@ def judged(records: list[dict], key: str) -> float | None:
     return round(sum(scores) / len(scores), 4) if scores else None
 
 
+def share(part: int, whole: int) -> float | None:
+    """part / whole to 4 places; None when there is nothing to divide by."""
+    return round(part / whole, 4) if whole else None
+
+
 def aggregate(records: list[dict]) -> dict:
     """Run-level metrics from the per-question records (definitions in eval/README.md)."""
     answerable = [r for r in records if not r["unanswerable"]]
@@ -148,9 +153,6 @@ def aggregate(records: list[dict]) -> dict:
 
     def mean(rows: list[dict], key: str) -> float | None:
         return round(sum(r[key] for r in rows) / len(rows), 4) if rows else None
-
-    def share(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
 
     return {
         "questions": len(records),
@@ -187,9 +189,6 @@ def generation_metrics(records: list[dict]) -> dict:
     answerable = [r for r in records if not r["unanswerable"]]
     written = sum(r["markers_written"] for r in generated)
     proposed = [r for r in answerable if r.get("proposed_short_answer_right") is not None]
-
-    def share(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
 
     return {
         "cited_share": share(sum(bool(r["citations"]) for r in answered), len(answered)),
