@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from qa.chunking import chunk_document, make_splitter
-from qa.lexical import STOPWORDS, LexicalIndex
+from qa.lexical import STOPWORDS, LexicalIndex, LexicalRetriever
 from qa.loading import load_corpus
 from qa.processes import free_port, local_server, postgres_server
 from qa.service import QAService, build_service
@@ -187,20 +187,46 @@ def bench_retrieval(service: QAService, size: int, words: Words, queries: int = 
             ids, [Document(page_content=t, metadata=m) for t, m in zip(texts, metas, strict=True)]
         )
     write_s = time.perf_counter() - started
-    retriever = service.retriever
-    retriever.invoke("warm up the query path")
-    samples = []
-    for _ in range(queries):
-        question = words.text(12) + "?"
-        started = time.perf_counter()
-        retriever.invoke(question)
-        samples.append((time.perf_counter() - started) * 1000)
     return {
         "chunks": size,
-        **percentiles(samples),
+        **time_searches(service, words, queries),
         "write_chunks_per_s": round(size / write_s, 1),
         "peak_mb": peak_mb(),
     }
+
+
+def time_searches(service: QAService, words: Words, queries: int = 40) -> dict:
+    """Hybrid top-5 latency over the service's index, and the p50 of each of its two searches
+    alone (the dense one includes embedding the question): hybrid runs them at once, so it
+    costs about the slower one plus fusion. Each search gets questions of its own, so none
+    finds the pages of another's question already in the page cache."""
+    settings, store = service.settings, service.store
+    searches = {
+        "hybrid": service.retriever,
+        "dense": store.dense.as_retriever(search_kwargs={"k": settings.fetch_k}),
+        "lexical": LexicalRetriever(index=store.lexical, k=settings.fetch_k),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in searches}
+    for search in searches.values():
+        search.invoke("warm up the query path")
+    for _ in range(queries):
+        for name, search in searches.items():
+            question = words.text(12) + "?"
+            started = time.perf_counter()
+            search.invoke(question)
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {
+        **percentiles(samples["hybrid"]),
+        "dense_p50_ms": percentiles(samples["dense"])["p50_ms"],
+        "lexical_p50_ms": percentiles(samples["lexical"])["p50_ms"],
+    }
+
+
+def time_index(service: QAService) -> dict:
+    """`qa bench --this-index`: `time_searches` over the service's index, with questions
+    drawn from its corpus's words."""
+    words = Words("\n".join(d.page_content for d in load_corpus(service.settings.corpus_dir, [])))
+    return {"chunks": service.store.lexical.count(), **time_searches(service, words)}
 
 
 def bench_first_retrieval(settings: Settings) -> dict:
@@ -471,6 +497,12 @@ def table(figures: dict) -> str:
             row(
                 f"hybrid top-5 p50 / p95 ms, {size} chunks",
                 [f"{c['p50_ms']} / {c['p95_ms']}" for c in cells],
+            )
+        )
+        rows.append(
+            row(
+                f"each search alone p50 ms, dense (embedding included) / lexical, {size} chunks",
+                [f"{c['dense_p50_ms']} / {c['lexical_p50_ms']}" for c in cells],
             )
         )
         rows.append(

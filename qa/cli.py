@@ -183,15 +183,29 @@ def serve(**overrides: Any) -> None:
     type=click.IntRange(min=1),
     help="Measure retrieval at this one index size (e.g. 1000000) instead of 1k, 10k, 100k.",
 )
+@click.option(
+    "--this-index",
+    is_flag=True,
+    help="Only time retrieval over the index as it is (QA_INDEX_DIR, or the servers), with "
+    "each search alone; nothing is written. Prints one JSON line.",
+)
 @RESULTS_DIR
 def bench(
-    quick: bool, server: bool, chunks: int | None, results_dir: Path, **overrides: Any
+    quick: bool,
+    server: bool,
+    chunks: int | None,
+    this_index: bool,
+    results_dir: Path,
+    **overrides: Any,
 ) -> None:
     """Measure ingestion, retrieval, answer and start-up speed; print a table."""
-    from qa.bench import run_bench, table
+    from qa.bench import run_bench, table, time_index
 
-    settings = make_service(**overrides).settings
-    figures, path = run_bench(settings, quick, server, results_dir, chunks)
+    service = make_service(**overrides)
+    if this_index:
+        click.echo(json.dumps(time_index(service)))
+        return
+    figures, path = run_bench(service.settings, quick, server, results_dir, chunks)
     click.echo(table(figures))
     click.echo(f"wrote {path}")
 
