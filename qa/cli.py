@@ -201,6 +201,8 @@ def bench(
     """Measure ingestion, retrieval, answer and start-up speed; print a table."""
     from qa.bench import run_bench, table, time_index
 
+    if this_index and (quick or chunks):
+        raise InputError("--this-index measures the index as it is: drop --quick and --chunks")
     service = make_service(**overrides)
     if this_index:
         click.echo(json.dumps(time_index(service)))

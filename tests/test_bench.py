@@ -47,3 +47,10 @@ def test_this_index_over_nothing_indexed_is_one_line_and_writes_nothing(tmp_path
     [line] = result.stderr.strip().splitlines()
     assert "nothing is indexed" in line and "qa ingest" in line
     assert not (tmp_path / "index").exists()
+
+
+def test_this_index_refuses_the_options_that_write_an_index() -> None:
+    result = CliRunner().invoke(main, ["bench", "--this-index", "--chunks", "10"])
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("qa: error: --this-index measures the index as it is")
