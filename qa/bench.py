@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from qa.chunking import chunk_document, make_splitter
-from qa.lexical import STOPWORDS, LexicalIndex, LexicalRetriever
+from qa.lexical import STOPWORDS, LexicalIndex
 from qa.loading import load_corpus
 from qa.processes import free_port, local_server, postgres_server
 from qa.service import QAService, build_service
@@ -200,12 +200,9 @@ def time_searches(service: QAService, words: Words, queries: int = 40) -> dict:
     alone (the dense one includes embedding the question): hybrid runs them at once, so it
     costs about the slower one plus fusion. Each search gets questions of its own, so none
     finds the pages of another's question already in the page cache."""
-    settings, store = service.settings, service.store
-    searches = {
-        "hybrid": service.retriever,
-        "dense": store.dense.as_retriever(search_kwargs={"k": settings.fetch_k}),
-        "lexical": LexicalRetriever(index=store.lexical, k=settings.fetch_k),
-    }
+    hybrid = service.retriever
+    branches = hybrid.first.steps__  # the RunnableParallel that hybrid_retriever fuses
+    searches = {"hybrid": hybrid, "dense": branches["dense"], "lexical": branches["lexical"]}
     samples: dict[str, list[float]] = {name: [] for name in searches}
     for search in searches.values():
         search.invoke("warm up the query path")
