@@ -370,25 +370,15 @@ def bench_backend(
     servers = servers or {}
     # a fresh generator for each store, so both get the same corpus, chunks and queries
     words = Words("\n".join(d.page_content for d in load_corpus(base.corpus_dir, [])))
-    corpus = folder / "generated"
+    # throwaway indexes of their own (embedded, or on the bench's own servers), never the
+    # index that `base` serves
+    settings = base.scratch(folder / "ingest", **servers)
+    corpus = settings.corpus_dir
     write_corpus(corpus, chunks, words, base.chunk_size)
-    settings = base.model_copy(
-        update={
-            "corpus_dir": corpus,
-            "index_dir": folder / "ingest-index",
-            **servers,
-            "collection": "bench-ingest",
-        }
-    )
     figures = {"ingest": bench_ingest(build_service(settings, embeddings), corpus)}
     for size in sizes:
-        synthetic = base.model_copy(
-            update={
-                "index_dir": folder / f"index-{size}",
-                **servers,
-                "collection": f"bench-{size}",
-                "engine": "sentence",
-            }
+        synthetic = base.scratch(folder / f"index-{size}", **servers).model_copy(
+            update={"engine": "sentence"}
         )
         service = build_service(synthetic, embeddings)
         service.store = open_store(synthetic, embeddings, claim=True)
@@ -446,7 +436,7 @@ def run_bench(
         if not size:
             figures["torch_encode"] = bench_torch(
                 settings,
-                Path(folder) / "e" / "generated",
+                Path(folder) / "e" / "ingest" / "corpus",
                 [figures[b]["ingest"] for b in ("embedded", "server") if b in figures],
             )
     results_dir.mkdir(parents=True, exist_ok=True)

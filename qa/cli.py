@@ -103,8 +103,7 @@ def main() -> None:
 def ingest(progress: bool | None, **overrides: Any) -> None:
     """Index corpus/: only new or changed files are embedded; deleted files leave the index."""
     report = make_service(**overrides).ingest(progress)
-    for skipped in report.skipped:
-        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+    print_report_lines(report)
     click.echo(report.summary())
     if report.skipped:
         sys.exit(SKIPPED_FILES_EXIT)
@@ -161,8 +160,7 @@ def serve(**overrides: Any) -> None:
     except IndexBusyError as exc:  # another replica (or `qa ingest`) is indexing right now
         click.echo(f"qa: {exc}; serving the index as it is meanwhile", err=True)
     else:
-        for skipped in report.skipped:
-            click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+        print_report_lines(report)
         click.echo(report.summary())
     settings = service.settings
     click.echo(f"qa: chat UI on http://{settings.host}:{settings.port}")
@@ -289,7 +287,7 @@ def evaluate(
     from tqdm import tqdm
 
     from qa.evaluation.reports import markdown_table, run_info, write_reports
-    from qa.evaluation.runs import Evaluation
+    from qa.evaluation.runs import INDEXING, Evaluation
     from qa.service import ENGINES
 
     if compare or against:
@@ -308,9 +306,14 @@ def evaluate(
     evaluation = Evaluation(
         settings, squad or questions_file, names, limit, squad is not None, judge
     )
-    with tqdm(desc="asking", unit="question", disable=not sys.stderr.isatty()) as bar:
+    with tqdm(desc="asking", disable=not sys.stderr.isatty()) as bar:
+        shown = "asking"
         try:
-            for _, done, total in evaluation:
+            for stage, done, total in evaluation:
+                if (stage == INDEXING) != (shown == "indexing"):  # a SQuAD file is indexed first
+                    shown = "indexing" if stage == INDEXING else "asking"
+                    bar.reset(total)
+                    bar.set_description(shown)
                 bar.total = total
                 bar.update(done - bar.n)
         except KeyboardInterrupt:
@@ -347,6 +350,14 @@ def compare_runs(files: tuple[Path, ...], against: str | None, results_dir: Path
     target = results_dir / f"compare-{Path(before['path']).stem}-vs-{Path(after['path']).stem}.md"
     target.write_text(text, encoding="utf-8")
     click.echo(f"wrote {target}")
+
+
+def print_report_lines(report: Any) -> None:
+    """One line on stderr per skipped file and per file indexed with a note."""
+    for skipped in report.skipped:
+        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+    for noted in report.notes:
+        click.echo(f"qa: note: {noted.path}: {noted.reason}", err=True)
 
 
 def print_answer(service: Any, question: str, history: list[str]) -> Answer:

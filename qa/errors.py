@@ -23,6 +23,11 @@ class StaleIndexError(NotIndexedError):
     """A cited file changed after it was indexed, so its offsets no longer hold."""
 
 
+class SourceUnavailable(StaleIndexError):
+    """An indexed file cannot be read now: gone, unreadable, too large, or leading outside
+    the corpus folder; its quotes cannot be checked."""
+
+
 class CorpusError(QAError):
     """The corpus folder is missing, empty or holds nothing readable."""
 
@@ -39,3 +44,9 @@ class IndexBusyError(QAError):
     """Another ingest is writing to the same index."""
 
     exit_code = 7
+
+
+class Cancelled(QAError):
+    """Work stopped on request (Stop in the UI, Ctrl-C)."""
+
+    exit_code = 130

@@ -8,7 +8,7 @@ installed for python-docx), python-docx (paragraphs with their styles, so headin
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -23,6 +23,7 @@ class Extracted:
     text: str
     title: str | None = None
     page_starts: list[int] = field(default_factory=list)  # PDFs: offset of each page
+    replaced: int = 0  # characters that were not valid Unicode, replaced by U+FFFD
 
 
 def extract_text(path: Path, max_bytes: int | None = None) -> Extracted:
@@ -163,7 +164,21 @@ def extract(path: Path, max_bytes: int | None = None) -> Extracted:
             f"it is too large ({size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB,"
             " set by QA_MAX_FILE_MB)"
         )
-    return EXTRACTORS[path.suffix.lower()](path, max_bytes)
+    return valid_unicode(EXTRACTORS[path.suffix.lower()](path, max_bytes))
+
+
+# Lone surrogates (a parser's reading of broken font maps) cannot be encoded, stored or shown
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(extracted: Extracted) -> Extracted:
+    """The text with each lone surrogate replaced by U+FFFD, one character for one, so that
+    every offset still holds; `replaced` counts them."""
+    text, count = SURROGATE.subn("\ufffd", extracted.text)
+    if not count:
+        return extracted
+    title = SURROGATE.sub("\ufffd", extracted.title) if extracted.title else extracted.title
+    return replace(extracted, text=text, title=title, replaced=count)
 
 
 PLAIN_SUFFIXES = (".txt", ".md")

@@ -178,7 +178,9 @@ class Grounded:
     markers_removed: int
 
 
-def ground(reply: Reply, sentences: list[Candidate], corpus_dir: Path) -> Grounded:
+def ground(
+    reply: Reply, sentences: list[Candidate], corpus_dir: Path, max_bytes: int | None = None
+) -> Grounded:
     """Remove markers that name no shown sentence, renumber the rest in order of first use,
     cite each named sentence verbatim, and add those the reply listed but did not mark."""
     numbers: dict[int, int] = {}  # sentence number -> citation number
@@ -187,7 +189,7 @@ def ground(reply: Reply, sentences: list[Candidate], corpus_dir: Path) -> Ground
     def cite(n: int) -> int:
         if n not in numbers:
             numbers[n] = len(citations) + 1
-            citations.append(quote(sentences[n - 1], numbers[n], corpus_dir))
+            citations.append(quote(sentences[n - 1], numbers[n], corpus_dir, max_bytes))
         return numbers[n]
 
     pieces, claim_start, written, removed = [], 0, 0, 0

@@ -7,13 +7,16 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+
+from qa.errors import BackendError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -108,6 +111,18 @@ class LexicalIndex:
             if "indexed_at" not in columns:  # an index written before this column existed
                 self._db.execute("ALTER TABLE chunks ADD COLUMN indexed_at REAL")
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The connection's lock, held for a read; a database error becomes one line."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                raise BackendError(
+                    f"the lexical index {self.folder / 'lexical.sqlite3'} could not be read "
+                    f"({exc}); if this persists, run `qa ingest`"
+                ) from exc
+
     def upsert(self, ids: Sequence[str], documents: Sequence[Document]) -> None:
         """Add or replace chunks by id, in one transaction."""
         rows = [
@@ -129,12 +144,12 @@ class LexicalIndex:
 
     def ids(self) -> set[str]:
         """Every chunk id held."""
-        with self._lock:
+        with self._reading():
             return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
 
     def sources(self) -> list[dict]:
         """Each indexed file: source, title, chunk count, and when it was last indexed."""
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT json_extract(metadata, '$.source'), json_extract(metadata, '$.title'),"
                 " count(*), max(indexed_at) FROM chunks GROUP BY 1 ORDER BY 1"
@@ -145,7 +160,7 @@ class LexicalIndex:
         """The chunks held for these source files, in the order they were written."""
         if not sources:
             return []
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT text, metadata FROM chunks WHERE json_extract(metadata, '$.source')"
                 f" IN ({', '.join('?' * len(sources))}) ORDER BY rowid",
@@ -155,7 +170,7 @@ class LexicalIndex:
 
     def count(self) -> int:
         """How many chunks are held."""
-        with self._lock:
+        with self._reading():
             return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
     def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[Document]:
@@ -171,7 +186,7 @@ class LexicalIndex:
                 f" IN ({', '.join('?' * len(sources))}))"
             )
             values = list(sources)
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(  # rank first, then read only the k rows kept
                 "SELECT c.id, c.text, c.metadata FROM (SELECT rowid, bm25(chunks_fts) AS score"
                 f" FROM chunks_fts WHERE chunks_fts MATCH ?{scope} ORDER BY score LIMIT ?) f"
@@ -188,7 +203,7 @@ class LexicalIndex:
         stems = self._stems(words)
         unique = sorted(set(stems.values()))
         marks = ", ".join("?" * len(unique))
-        with self._lock:
+        with self._reading():
             found = dict(
                 self._db.execute(
                     f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", unique
@@ -199,7 +214,7 @@ class LexicalIndex:
 
     def _stems(self, words: list[str]) -> dict[str, str]:
         """Each word as the index stores it, by FTS5's own tokenizer in a table in memory."""
-        with self._lock:
+        with self._reading():
             if self._stemmer is None:
                 self._stemmer = sqlite3.connect(":memory:", check_same_thread=False)
                 self._stemmer.executescript(
@@ -215,7 +230,7 @@ class LexicalIndex:
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each word (stemmed as the index stems it); 0 if absent."""
-        with self._lock:
+        with self._reading():
             total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             weights = {}
             for word in words:
@@ -228,7 +243,7 @@ class LexicalIndex:
     def vocabulary(self) -> list[str]:
         """Every indexed term (stemmed), read once per process."""
         if self._vocabulary is None:
-            with self._lock:
+            with self._reading():
                 self._vocabulary = [
                     row[0] for row in self._db.execute("SELECT term FROM chunks_vocab")
                 ]
@@ -242,6 +257,22 @@ class LexicalIndex:
 
     def set_fact(self, key: str, value: str) -> None:
         (self.folder / f"{key}.txt").write_text(value, encoding="utf-8")
+
+    def first_fact(self, key: str, value: str) -> str:
+        """The fact `key`, set to `value` unless another process set it first; readable by
+        this user only (it may be a secret)."""
+        target = self.folder / f"{key}.txt"
+        partial = self.folder / f".{key}.{os.getpid()}.partial"
+        handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(value)
+        try:
+            os.link(partial, target)  # appears whole, and only if no other process's did
+        except FileExistsError:
+            value = self.fact(key) or value
+        finally:
+            partial.unlink()
+        return value
 
     def close(self) -> None:
         """Release the database file."""

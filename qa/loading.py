@@ -8,8 +8,15 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from qa.errors import CorpusError
-from qa.formats import SUPPORTED_SUFFIXES, Extracted, Extraction, UnreadableFile, extract
+from qa.errors import CorpusError, SourceUnavailable
+from qa.formats import (
+    DEFAULT_MAX_BYTES,
+    SUPPORTED_SUFFIXES,
+    Extracted,
+    Extraction,
+    UnreadableFile,
+    extract,
+)
 
 MAX_TITLE_CHARS = 200
 
@@ -71,6 +78,8 @@ def load_file(
     }
     if extracted.page_starts:
         metadata["page_starts"] = extracted.page_starts
+    if extracted.replaced:
+        metadata["replaced"] = extracted.replaced  # for the ingest's report; not stored
     return Document(page_content=extracted.text, metadata=metadata)
 
 
@@ -124,21 +133,49 @@ def _path_problem(path: Path, root: Path) -> str | None:
     return None
 
 
-def source_text(path: Path) -> str:
-    """A corpus file's extracted text, re-read only when the file changes; "" if unreadable."""
+def source_text(corpus_dir: Path, source: str, max_bytes: int | None = None) -> str:
+    """An indexed file's extracted text, read by the ingest's rules: inside the corpus folder
+    once links are resolved, not hidden, not over `max_bytes`; re-read only when it changes.
+
+    Raises SourceUnavailable saying why the file cannot be read now.
+    """
+    path = corpus_dir / source
+    root = corpus_dir.resolve()
     try:
-        stat = path.stat()
-    except OSError:
-        return ""
-    return _extract_cached(path, stat.st_mtime_ns, stat.st_size)
+        resolved = path.resolve(strict=True)
+        inside = resolved.relative_to(root)
+        stat = resolved.stat()
+    except FileNotFoundError:
+        raise SourceUnavailable(f"{path} no longer exists: run `qa ingest`") from None
+    except ValueError:
+        raise SourceUnavailable(f"{path} leads outside the corpus folder; it is not read") from None
+    except OSError as exc:
+        raise SourceUnavailable(f"{path} cannot be read ({_reason(exc)})") from None
+    if any(part.startswith(".") for part in inside.parts) or not resolved.is_file():
+        raise SourceUnavailable(f"{path} is not a corpus document")
+    limit = max_bytes or DEFAULT_MAX_BYTES
+    if stat.st_size > limit:
+        raise SourceUnavailable(
+            f"{path} is now {stat.st_size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB limit"
+            " (QA_MAX_FILE_MB): run `qa ingest`"
+        )
+    try:
+        return _extract_cached(resolved, stat.st_mtime_ns, stat.st_size, limit)
+    except UnreadableFile as exc:
+        raise SourceUnavailable(f"{path} cannot be read now: {exc}") from None
+    except OSError as exc:
+        raise SourceUnavailable(f"{path} cannot be read ({_reason(exc)})") from None
+    except Exception as exc:  # a parser's own failure on a file that changed (e.g. broken XML)
+        raise SourceUnavailable(f"{path} cannot be read now ({type(exc).__name__})") from None
 
 
-@functools.lru_cache(maxsize=64)
-def _extract_cached(path: Path, mtime_ns: int, size: int) -> str:
-    try:
-        return extract(path).text
-    except Exception:  # unreadable now (e.g. a .docx whose XML broke): its quotes are stale
-        return ""
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+@functools.lru_cache(maxsize=16)
+def _extract_cached(path: Path, mtime_ns: int, size: int, max_bytes: int) -> str:
+    return extract(path, max_bytes).text
 
 
 @dataclass(frozen=True)
@@ -158,10 +195,9 @@ def add_to_corpus(
     seconds_per_file: float = 60,
 ) -> tuple[list[Upload], list[SkippedFile]]:
     """Place readable files in the corpus under their own names; a changed file replaces the
-    old version, which moves to `trash_dir`. Nothing unreadable or hidden enters the corpus,
-    and nothing is written through a symbolic link."""
-    import shutil
-
+    old version, which is kept in `trash_dir`. Nothing unreadable or hidden enters the corpus,
+    nothing is written through a symbolic link, and each file appears whole or not at all.
+    The caller holds the index's ingest lock, so that no ingest sees half a change."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
     uploads, rejected = [], []
     with Extraction(seconds_per_file) as read:
@@ -174,22 +210,51 @@ def add_to_corpus(
             rejected.append(SkippedFile(path.name, problem))
         elif target.is_file() and target.read_bytes() == path.read_bytes():
             uploads.append(Upload(target, "unchanged"))
-        elif target.exists():
-            move_to_trash(target, trash_dir)
-            shutil.copyfile(path, target)
-            uploads.append(Upload(target, "replaced"))
         else:
-            shutil.copyfile(path, target)
-            uploads.append(Upload(target, "added"))
+            replaced = target.exists()
+            if replaced:
+                keep_in_trash(target, trash_dir)
+            _place(path, target)
+            uploads.append(Upload(target, "replaced" if replaced else "added"))
     return uploads, rejected
 
 
-def move_to_trash(path: Path, trash_dir: Path) -> Path:
-    """Move a corpus file out of the corpus, named by the time it left; nothing is deleted."""
+def _place(path: Path, target: Path) -> None:
+    """Copy `path` to `target` through a hidden temporary file in the same folder, renamed
+    into place: readers see the old file or the new one, never half of it."""
+    import os
+    import shutil
+    import uuid
+
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def trash_name(name: str) -> str:
+    """A name in the trash that no other version takes: the time it left, then a random tag."""
+    import uuid
+
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def keep_in_trash(path: Path, trash_dir: Path) -> Path:
+    """Copy a corpus file into the trash under a name of its own (before it is replaced)."""
     import shutil
 
     trash_dir.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.move(path, trash_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"))
+    return Path(shutil.copy2(path, trash_dir / trash_name(path.name)))
+
+
+def move_to_trash(path: Path, trash_dir: Path) -> Path:
+    """Move a corpus file out of the corpus, under a name of its own; nothing is deleted."""
+    import shutil
+
+    trash_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.move(path, trash_dir / trash_name(path.name)))
 
 
 def _upload_problem(

@@ -72,7 +72,14 @@ def cached_onnx(
         try:
             return load(onnx_file)
         except Exception:  # a damaged copy: build it again
-            onnx_file.unlink(missing_ok=True)
+            try:
+                onnx_file.unlink(missing_ok=True)
+            except OSError as exc:
+                raise BackendError(
+                    f"the copy of {what} in {cache} is damaged and cannot be replaced "
+                    f"({(exc.strerror or str(exc)).lower()}): make QA_MODEL_CACHE_DIR writable, "
+                    f"or delete {onnx_file}"
+                ) from None
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with FileLock(cache / ".lock"):

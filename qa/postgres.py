@@ -328,6 +328,16 @@ class PostgresIndex:
                 (self.collection, key, value),
             )
 
+    def first_fact(self, key: str, value: str) -> str:
+        """The fact `key`, set to `value` unless another process set it first."""
+        with self._session() as db:
+            db.execute(
+                "INSERT INTO qa_facts (collection, key, value) VALUES (%s, %s, %s)"
+                " ON CONFLICT (collection, key) DO NOTHING",
+                (self.collection, key, value),
+            )
+        return self.fact(key) or value
+
     def close(self) -> None:
         """Release the connection."""
         with self._lock:

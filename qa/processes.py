@@ -126,3 +126,65 @@ def _wait_for_postgres(url: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def ui_event(url: str, elem_id: str, data: list, trigger: str = "click") -> dict:
+    """Call a served qa's UI event (the one component `elem_id` triggers) as a raw HTTP client
+    would: join Gradio's queue, read the event's stream; the completed message."""
+    import json
+    import uuid
+
+    import httpx
+
+    config = httpx.get(f"{url}/config").json()
+    component = next(c for c in config["components"] if c["props"].get("elem_id") == elem_id)
+    target = [component["id"], trigger]
+    dependency = next(d for d in config["dependencies"] if target in d["targets"])
+    session = uuid.uuid4().hex[:12]
+    body = {
+        "data": data,
+        "fn_index": dependency["id"],
+        "session_hash": session,
+        "trigger_id": component["id"],
+        "event_data": None,
+    }
+    httpx.post(f"{url}/gradio_api/queue/join", json=body).raise_for_status()
+    with httpx.stream(
+        "GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}, timeout=300
+    ) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return message
+    raise RuntimeError(f"the {elem_id} event never completed")
+
+
+def call_ask(url: str, data: object) -> tuple[int, str]:
+    """Gradio's /ask as a raw client calls it (a call, then its result stream): the status
+    and text of the stream, or of the refused call."""
+    import httpx
+
+    started = httpx.post(f"{url}/gradio_api/call/ask", json={"data": data}, timeout=60)
+    if started.status_code != 200:
+        return started.status_code, started.text
+    event_id = started.json()["event_id"]
+    result = httpx.get(f"{url}/gradio_api/call/ask/{event_id}", timeout=120)
+    return result.status_code, result.text
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, in MB."""
+    import re
+    from pathlib import Path
+
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user and system)."""
+    import os
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -14,7 +14,7 @@ from qa.answering import REFUSAL, ExtractiveAnswerer
 from qa.answering.calibration import SPAN_PRECISION
 from qa.answering.reading import SpanReader, load_reader
 from qa.answering.sentences import Candidate
-from qa.errors import BackendError, InputError, NotIndexedError
+from qa.errors import BackendError, InputError, NotIndexedError, QAError
 from qa.generation import (
     Reply,
     answer_so_far,
@@ -24,13 +24,13 @@ from qa.generation import (
     reply_schema,
     stream_reply,
 )
-from qa.indexing import IngestReport, ingest
+from qa.indexing import IngestControl, IngestReport, ingest, ingest_lock
 from qa.llms import GENERATIVE_ENGINES, chat_model, constrained, llm_errors
 from qa.loading import SkippedFile, Upload, add_to_corpus, move_to_trash, source_text
 from qa.retrieval import contextual_query, hybrid_retriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
-from qa.store import HybridStore, open_existing_store
+from qa.store import HybridStore, open_existing_store, open_lexical
 
 
 class QAService:
@@ -73,6 +73,7 @@ class QAService:
             settings.corpus_dir,
             self.span_reader,
             short_answers=settings.engine == "extractive",
+            max_bytes=settings.max_file_bytes,
         )
 
     @cached_property
@@ -198,7 +199,9 @@ class QAService:
         answer = Answer(question, REFUSAL, refused=True, generated=True, timings_ms=timings)
         reply = Reply.parse(raw)
         if not reply.refused:
-            grounded = ground(reply, sentences, self.settings.corpus_dir)
+            grounded = ground(
+                reply, sentences, self.settings.corpus_dir, self.settings.max_file_bytes
+            )
             answer.text, answer.citations = grounded.text, grounded.citations
             answer.proposed_short_answer = grounded.short_answer
             p = grounded.short_answer_sentence_probability
@@ -224,7 +227,11 @@ class QAService:
 
     def variant(self, **updates: object) -> "QAService":
         """A service with some settings changed, sharing this one's loaded models."""
-        service = build_service(self.settings.model_copy(update=updates), self.embeddings)
+        return self.with_settings(self.settings.model_copy(update=updates))
+
+    def with_settings(self, settings: Settings) -> "QAService":
+        """A service for other settings, sharing this one's loaded models."""
+        service = build_service(settings, self.embeddings)
         reader = self.__dict__.get("span_reader")  # one reader per process
         same = ("embedding_threads", "model_cache_dir")
         if reader and all(getattr(service.settings, n) == getattr(self.settings, n) for n in same):
@@ -238,52 +245,100 @@ class QAService:
         except NotIndexedError:
             return []
 
+    def session_secret(self) -> str:
+        """QA_SESSION_SECRET, else a random secret kept with the index, the same for every
+        process that shares the index (a read-only one without it: this process's own)."""
+        import secrets
+
+        if self.settings.session_secret.get_secret_value():
+            return self.settings.session_secret.get_secret_value()
+        made = secrets.token_urlsafe(32)
+        try:
+            lexical = open_lexical(self.settings)
+        except QAError:
+            return made
+        try:
+            return lexical.first_fact("session-secret", made)
+        except OSError:  # a read-only index folder
+            return made
+        finally:
+            lexical.close()
+
     @property
     def trash_dir(self) -> Path:
         """Where replaced and deleted documents are kept (nothing a user adds is lost)."""
         return self.settings.index_dir / "trash"
 
     def add_files(self, paths: list[Path]) -> tuple[list[Upload], list[SkippedFile], IngestReport]:
-        """Place files in the corpus and index them; files qa cannot read never enter it."""
+        """Place files in the corpus and index them; files qa cannot read never enter it.
+
+        The ingest lock is taken first (waiting up to UPLOAD_WAIT seconds for another ingest),
+        so an upload either changes the corpus and the index, or nothing."""
         settings = self.settings
-        uploads, rejected = add_to_corpus(
-            paths,
-            settings.corpus_dir,
-            self.trash_dir,
-            settings.max_file_bytes,
-            settings.extract_timeout,
-        )
-        changed = any(upload.status != "unchanged" for upload in uploads)
-        report = self.ingest(progress=True) if changed else IngestReport()
+        lock = ingest_lock(settings, UPLOAD_WAIT)
+        try:
+            uploads, rejected = add_to_corpus(
+                paths,
+                settings.corpus_dir,
+                self.trash_dir,
+                settings.max_file_bytes,
+                settings.extract_timeout,
+            )
+            changed = any(upload.status != "unchanged" for upload in uploads)
+            report = self.ingest(progress=True, locked=True) if changed else IngestReport()
+        finally:
+            lock.release()
         return uploads, rejected, report
 
     def delete_document(self, source: str) -> IngestReport:
         """Move an indexed file to the trash and remove its chunks, as `qa ingest` would."""
         if source not in {d["source"] for d in self.documents()}:
             raise InputError(f"not an indexed document: {source}")
-        path = self.settings.corpus_dir / source
-        if path.is_file() and not path.is_symlink():
-            move_to_trash(path, self.trash_dir)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-        return self.ingest(progress=False, allow_empty=True)
+        lock = ingest_lock(self.settings, UPLOAD_WAIT)
+        try:
+            path = self.settings.corpus_dir / source
+            if path.is_file() and not path.is_symlink():
+                move_to_trash(path, self.trash_dir)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            return self.ingest(progress=False, allow_empty=True, locked=True)
+        finally:
+            lock.release()
 
     def document_text(self, source: str) -> tuple[str, str]:
         """An indexed document's title and text, as its citations' offsets count it."""
         titles = {d["source"]: d["title"] for d in self.documents()}
         if source not in titles:
             raise InputError(f"not an indexed document: {source}")
-        return titles[source], source_text(self.settings.corpus_dir / source)
+        settings = self.settings
+        return titles[source], source_text(settings.corpus_dir, source, settings.max_file_bytes)
 
-    def ingest(self, progress: bool | None = None, allow_empty: bool = False) -> IngestReport:
-        """Bring the index in step with the corpus folder."""
-        report = ingest(self.settings, self.embeddings, progress, allow_empty)
+    def ingest(
+        self,
+        progress: bool | None = None,
+        allow_empty: bool = False,
+        locked: bool = False,
+        control: IngestControl | None = None,
+    ) -> IngestReport:
+        """Bring the index in step with the corpus folder; `locked`: the caller holds the
+        ingest lock; `control` lets another thread follow and stop it."""
+        report = ingest(self.settings, self.embeddings, progress, allow_empty, control, locked)
         for name in ("store", "retriever", "answerer"):
-            self.__dict__.pop(name, None)  # reopen on next ask, over the new index
+            self.__dict__.pop(name, None)  # reopen on next ask (questions under way go on)
         return report
+
+    def close(self) -> None:
+        """Close the opened index (a throwaway one, done with); the next question opens it
+        again."""
+        store = self.__dict__.pop("store", None)
+        for name in ("retriever", "answerer"):
+            self.__dict__.pop(name, None)
+        if store is not None:
+            store.close()
 
 
 ENGINES = ("extractive", "sentence", *GENERATIVE_ENGINES)
+UPLOAD_WAIT = 60  # seconds an upload or delete waits for another ingest to end
 SCOPED_REFUSAL = "The chosen documents do not contain the answer to this question."
 ENGINE_HELP = {
     "extractive": "quotes the best sentence; a short answer only when the reader is sure",

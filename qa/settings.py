@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the chat UI listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    ui_sessions: int = Field(
+        200,
+        ge=1,
+        description="Browser and API sessions whose UI state the server keeps in memory (about "
+        "150 kB each); the least recently used beyond this are forgotten.",
+    )
+    session_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Encrypts the conversations the UI keeps in each browser. Empty: a random "
+        "secret made once and kept with the index (in its folder, or in the shared database), "
+        "so it outlives restarts and is the same for every replica.",
+    )
     eval_dir: Path = Field(
         Path("eval"),
         description="Question sets for the UI's Evaluate tab; its runs go in eval/results.",
@@ -108,3 +120,21 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """QA_MAX_FILE_MB in bytes."""
         return int(self.max_file_mb * 2**20)
+
+    def scratch(self, folder: Path, **servers: object) -> "Settings":
+        """Settings for a throwaway index in `folder` (an evaluation's, training's or bench's):
+        its own corpus and index folders and its own collection, embedded unless `servers`
+        (chroma_url, database_url) name throwaway servers, so that it can never write to, or
+        clean up, the index these settings serve."""
+        import uuid
+
+        return self.model_copy(
+            update={
+                "corpus_dir": folder / "corpus",
+                "index_dir": folder / "index",
+                "chroma_url": "",
+                "database_url": SecretStr(""),
+                "collection": f"scratch-{uuid.uuid4().hex[:12]}",
+                **servers,
+            }
+        )

@@ -56,6 +56,14 @@ class HybridStore(VectorStore):
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return self.dense.similarity_search(query, k=k, **kwargs)
 
+    def close(self) -> None:
+        """Release both indexes: the lexical connection, and this store's hold on Chroma's
+        client (an embedded index's database stays open while any client holds it)."""
+        self.lexical.close()
+        client = getattr(self.dense, "_client", None)
+        if hasattr(client, "close"):
+            client.close()
+
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, **kwargs: Any) -> "HybridStore":
         raise NotImplementedError("open a HybridStore with open_store(settings, embeddings)")
@@ -79,7 +87,8 @@ def chroma_client(settings: Settings) -> Any:
 
 def read_only_copy(path: Path) -> Path:
     """A temporary copy of a Chroma folder on a read-only volume (Chroma's own database
-    cannot open read-only); made once per process, removed at exit."""
+    cannot open read-only); made once per process, writable by this user (the original's
+    modes would keep it read-only), and removed at exit."""
     import atexit
     import shutil
     import sys
@@ -88,8 +97,11 @@ def read_only_copy(path: Path) -> Path:
     if path not in _COPIES:
         folder = Path(tempfile.mkdtemp(prefix="qa-read-only-index-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        shutil.copytree(path, folder / "chroma")
-        _COPIES[path] = folder / "chroma"
+        copy = folder / "chroma"
+        shutil.copytree(path, copy, copy_function=shutil.copyfile)  # contents, not modes
+        for inside, _, _ in os.walk(copy):
+            os.chmod(inside, 0o700)  # copytree gave each folder the original's read-only mode
+        _COPIES[path] = copy
         print(f"qa: {path} is read-only; answering from a copy in {folder}", file=sys.stderr)
     return _COPIES[path]
 

@@ -254,3 +254,98 @@ def test_full_text_search_ranks_and_keeps_in_step(
         index.count()
     assert index.count() == 2  # connected again
     index.close()
+
+
+def servers_state(servers: dict) -> dict:
+    """What the servers hold: each Chroma collection's chunk count, and PostgreSQL's rows by
+    collection (lexical chunks, facts) and by record namespace."""
+    from qa.store import chroma_client
+
+    client = chroma_client(Settings(chroma_url=servers["QA_CHROMA_URL"]))
+    state = {f"chroma {c.name}": c.count() for c in client.list_collections()}
+    with psycopg.connect(servers["QA_DATABASE_URL"]) as db:
+        for table, column in (
+            ("qa_chunks", "collection"),
+            ("qa_facts", "collection"),
+            ("upsertion_record", "namespace"),
+        ):
+            for key, count in db.execute(f"SELECT {column}, count(*) FROM {table} GROUP BY 1"):
+                state[f"{table} {key}"] = count
+    return state
+
+
+def test_evaluation_training_and_bench_never_touch_the_shared_index(
+    tmp_path: Path, servers: dict, embeddings
+) -> None:
+    """Their throwaway indexes once wrote into the served collection, and `cleanup="full"`
+    then deleted its chunks."""
+    from qa.answering.train import CachedEmbeddings, collect
+    from qa.bench import bench_backend
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    shutil.copy(SEED[0], corpus)
+    env = machine(tmp_path, "a", servers, "served")
+    assert qa(env, "ingest").returncode == 0
+    before = servers_state(servers)
+    assert before["chroma served"] == 7 and before["upsertion_record qa/served"] == 7
+
+    squad = tmp_path / "squad.json"
+    squad.write_text(
+        json.dumps(
+            {
+                "articles": [
+                    {
+                        "title": "Penguins",
+                        "paragraphs": [
+                            {
+                                "context": PENGUINS,
+                                "qas": [{"id": "p", "question": "When?", "answers": ["winter"]}],
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    evaluated = qa(env, "eval", "--squad", str(squad), "--engine", "sentence",
+                   "--results-dir", str(tmp_path / "results"))  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert servers_state(servers) == before
+
+    served = Settings(
+        corpus_dir=corpus,
+        chroma_url=servers["QA_CHROMA_URL"],
+        database_url=servers["QA_DATABASE_URL"],
+        collection="served",
+    )
+    articles = [
+        {"title": t, "paragraphs": [{"context": PENGUINS, "qas": [
+            {"question": "When do they breed?", "answers": [{"text": "winter"}]}]}]}
+        for t in ("Penguins", "Birds")
+    ]  # fmt: skip
+    (tmp_path / "train").mkdir()
+    collect(served, articles, CachedEmbeddings(embeddings), tmp_path / "train", progress=False)
+    assert servers_state(servers) == before
+
+    bench_backend(served, embeddings, tmp_path / "bench", [100], chunks=20)
+    assert servers_state(servers) == before
+    assert "25 June" in cited(env, QUESTION)[0]["quote"]
+
+
+def test_replicas_sharing_the_servers_share_the_session_secret(
+    tmp_path: Path, servers: dict
+) -> None:
+    from qa.service import build_service
+
+    replicas = [
+        Settings(
+            index_dir=tmp_path / name,
+            chroma_url=servers["QA_CHROMA_URL"],
+            database_url=servers["QA_DATABASE_URL"],
+            collection="secret-shared",
+        )
+        for name in ("a", "b")
+    ]
+    secrets = {build_service(settings).session_secret() for settings in replicas}
+    assert len(secrets) == 1 and len(secrets.pop()) >= 32

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from qa.processes import cpu_seconds
+
 from .conftest import ANSWER_KEYS, ROOT, SEED, free_port, local_server
 
 pytestmark = pytest.mark.slow
@@ -513,11 +515,6 @@ def test_stop_ends_the_answer_on_the_server(app, browser, instruct_model) -> Non
         page.wait_for_timeout(3000)
         assert cpu_seconds(server.pid) - before < 1.0  # generating would take a whole core
         page.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_examples_come_from_the_documents_and_ask_at_once(page) -> None:

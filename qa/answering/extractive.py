@@ -159,11 +159,12 @@ def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, f
     return text, float(scorer.score([features])[0])
 
 
-def quote(sentence: Candidate, n: int, corpus_dir: Path) -> Citation:
+def quote(sentence: Candidate, n: int, corpus_dir: Path, max_bytes: int | None = None) -> Citation:
     """Citation number `n` of a candidate sentence, checked against its source file."""
     meta = sentence.document.metadata
     source = corpus_dir / meta["source"]
-    if source_text(source)[sentence.start : sentence.end] != sentence.text:
+    text = source_text(corpus_dir, meta["source"], max_bytes)
+    if text[sentence.start : sentence.end] != sentence.text:
         raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
     return Citation(
         n=n,
@@ -186,9 +187,11 @@ class ExtractiveAnswerer:
         corpus_dir: Path,
         reader: SpanReader,
         short_answers: bool = True,
+        max_bytes: int | None = None,
     ) -> None:
         self.embeddings = embeddings
         self.corpus_dir = corpus_dir
+        self.max_bytes = max_bytes  # QA_MAX_FILE_MB: larger files are not read to check quotes
         self.lexical = lexical
         self.reader = reader
         self.short_answers = short_answers
@@ -214,7 +217,7 @@ class ExtractiveAnswerer:
         answer = Answer(
             question=question,
             text=f"{best.text} [1]",
-            citations=[quote(best, 1, self.corpus_dir)],
+            citations=[quote(best, 1, self.corpus_dir, self.max_bytes)],
             confidence=round(best.probability, 3),
             sure=best.probability >= scorers["cited"].threshold,
         )

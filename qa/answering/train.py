@@ -19,7 +19,6 @@ Nothing here reads an evaluation set.
 import hashlib
 import json
 import random
-import re
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from qa.answering.reading import load_reader
 from qa.answering.sentences import SENTENCE_FEATURES
 from qa.answering.spans import SPAN_FEATURES, span_features
 from qa.errors import InputError
+from qa.evaluation.datasets import ArticleNames
 from qa.evaluation.metrics import contains_answer, exact_match, f1_score, short_answer_right
 from qa.settings import Settings
 
@@ -113,11 +113,13 @@ def collect(
 
     indexed = halves(articles)[1]
     rng = random.Random(7)
-    corpus = folder / "corpus"
+    # a throwaway index of its own, never the one `settings` serves
+    temporary = settings.scratch(folder).model_copy(update={"engine": "sentence"})
+    corpus = temporary.corpus_dir
     corpus.mkdir()
-    asked = []
+    asked, names = [], ArticleNames()  # one stem per article
     for article in articles:
-        name = re.sub(r"[^A-Za-z0-9]+", "_", article["title"])
+        name = names(article["title"])
         inside = article["title"] in indexed
         for index, paragraph in enumerate(article["paragraphs"]):
             if inside:
@@ -129,14 +131,6 @@ def collect(
     inside = [e for e in asked if e.in_corpus]
     others = [e for e in asked if not e.in_corpus]
     outside = rng.sample(others, min(len(others), OFF_CORPUS))
-    temporary = settings.model_copy(
-        update={
-            "corpus_dir": corpus,
-            "index_dir": folder / "index",
-            "chroma_url": "",
-            "engine": "sentence",
-        }
-    )
     service = build_service(temporary, embeddings.embeddings)
     service.ingest(progress)
     retriever, lexical = service.retriever, service.store.lexical

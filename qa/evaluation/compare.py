@@ -29,6 +29,8 @@ def load_run(path: Path) -> dict:
         raise InputError(f"cannot read {path}: {exc}") from None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path} is not a `qa eval` run ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path} is not a `qa eval` run (nested too deeply)") from None
     run["path"] = str(path)
     return run
 

@@ -21,6 +21,24 @@ class EvalQuestion:
     gold_source: str | None = None  # the file holding the answer (SQuAD: the paragraph)
 
 
+# JSON Lines end a line at "\n" only; these are line ends to str.splitlines(), and json.dumps
+# writes them raw, so a question or answer holding one would split its line in two
+UNICODE_LINE_ENDS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def json_line(entry: dict) -> str:
+    """`entry` as one JSON Lines line (no newline): UTF-8 text, Unicode line ends escaped."""
+    line = json.dumps(entry, ensure_ascii=False)
+    for raw, escaped in UNICODE_LINE_ENDS.items():
+        line = line.replace(raw, escaped)  # they can only stand inside strings
+    return line
+
+
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at "\n" (and "\r\n") only."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 FIELDS = {"id": str, "question": str, "answers": list}
 OPTIONAL = {"unanswerable": bool, "turns": list, "evidence": str}
 
@@ -31,6 +49,8 @@ def _parse_line(line: str, where: str) -> EvalQuestion | None:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply to be a question") from None
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a JSON object")
     for name, kind in {**FIELDS, **OPTIONAL}.items():
@@ -53,7 +73,7 @@ def _parse_line(line: str, where: str) -> EvalQuestion | None:
 def load_questions(path: Path) -> list[EvalQuestion]:
     """Questions from a JSON Lines file; a bad line is an InputError naming it."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = json_lines(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot read question file {path}: {exc}") from None
     parsed = [
@@ -72,6 +92,24 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+class ArticleNames:
+    """File-name stems for SQuAD articles, one call per article: the title's letters and
+    digits, and where an earlier article took that stem ("A B", then "A-B", or the same title
+    twice), a number after it, so that no two articles share a file."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def __call__(self, title: str) -> str:
+        stem = base = re.sub(r"[^A-Za-z0-9]+", "_", title)
+        number = 1
+        while stem in self.taken:
+            number += 1
+            stem = f"{base}_{number}"
+        self.taken.add(stem)
+        return stem
+
+
 def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
     """Write each SQuAD paragraph as one file of `corpus_dir`; return its questions.
 
@@ -81,14 +119,16 @@ def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         articles = data["articles"] if "articles" in data else data["data"]
+        names = ArticleNames()
         paragraphs = [
-            (article["title"], index, paragraph)
+            (stem, index, paragraph)
             for article in articles
+            for stem in [names(article["title"])]
             for index, paragraph in enumerate(article["paragraphs"])
         ]
         questions = []
-        for title, index, paragraph in paragraphs:
-            name = f"{re.sub(r'[^A-Za-z0-9]+', '_', title)}-{index:03d}.txt"
+        for stem, index, paragraph in paragraphs:
+            name = f"{stem}-{index:03d}.txt"
             (corpus_dir / name).write_text(paragraph["context"], encoding="utf-8")
             for qa in paragraph.get("qas", []):
                 answers = [a if isinstance(a, str) else a["text"] for a in qa["answers"]]
@@ -103,6 +143,9 @@ def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
                 )
     except (OSError, UnicodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(f"{path} is not a SQuAD-format file ({problem})") from None
+    except RecursionError:
+        problem = "nested too deeply"
         raise InputError(f"{path} is not a SQuAD-format file ({problem})") from None
     if not questions:
         raise InputError(f"{path} holds no questions")

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from qa.errors import InputError
+from qa.evaluation.datasets import json_line, json_lines
 
 
 def record_vote(
@@ -57,10 +58,10 @@ def _rewrite(path: Path, vote_id: str, entry: dict | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock", timeout=10):
-            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+            lines = json_lines(path.read_text(encoding="utf-8")) if path.is_file() else []
             kept = [line for line in lines if line.strip() and _id(line) != vote_id]
             if entry is not None:
-                kept.append(json.dumps(entry, ensure_ascii=False))
+                kept.append(json_line(entry))
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             temporary.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
             temporary.replace(path)  # readers see the old file or the new one, never half
@@ -78,5 +79,5 @@ def _given(answer: dict) -> str:
 def _id(line: str) -> str | None:
     try:
         return json.loads(line).get("id")
-    except (json.JSONDecodeError, AttributeError):
+    except (json.JSONDecodeError, AttributeError, RecursionError):
         return None

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.evaluation.datasets import EvalQuestion
 from qa.evaluation.metrics import (
@@ -20,6 +21,11 @@ from qa.evaluation.metrics import (
 )
 from qa.schema import Answer, Passage
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.service import QAService
+
+INDEXING = "indexing"  # the stage reported while a SQuAD file's paragraphs are indexed
 
 HEADLINE = [
     "exact_match",
@@ -241,8 +247,10 @@ class Evaluation:
         limit: int | None = None,
         squad: bool | None = None,
         judge: str | None = None,
+        shared: "QAService | None" = None,
     ) -> None:
         self.settings, self.path, self.engines, self.limit = settings, path, engines, limit
+        self.shared = shared  # a service whose loaded models the run may share
         self.judge_engine = judge
         self.judge_info: dict | None = None
         self.squad = path.suffix.lower() == ".json" if squad is None else squad
@@ -252,24 +260,27 @@ class Evaluation:
         self.finished = False
 
     def __iter__(self) -> Iterator[tuple[str, int, int]]:
-        """(engine, questions done, questions of the run) after each answered question."""
+        """(engine, questions done, questions of the run) after each answered question; while
+        a SQuAD file's paragraphs are indexed, (INDEXING, chunks done, chunks) now and then.
+
+        Closing the iterator (Stop in the UI) stops an indexing under way within a batch of
+        embeddings, and removes the temporary index."""
         import tempfile
 
         from qa.evaluation.datasets import load_questions, load_squad
         from qa.service import build_service
 
-        with tempfile.TemporaryDirectory(prefix="qa-squad-") as folder:
-            settings = self.settings
-            if self.squad:
-                corpus, index = Path(folder) / "corpus", Path(folder) / "index"
-                corpus.mkdir()
-                questions = load_squad(self.path, corpus)[: self.limit]
-                settings = settings.model_copy(update={"corpus_dir": corpus, "index_dir": index})
-                build_service(settings).ingest(progress=False)
+        with tempfile.TemporaryDirectory(prefix="qa-eval-") as folder:
+            base = self.shared or build_service(self.settings)
+            if self.squad:  # a throwaway index of its own, never the one `settings` serves
+                settings = self.settings.scratch(Path(folder))
+                settings.corpus_dir.mkdir()
+                questions = load_squad(self.path, settings.corpus_dir)[: self.limit]
+                base = base.with_settings(settings)
+                yield from self._index(base)
             else:
                 questions = load_questions(self.path)[: self.limit]
             self.total = len(questions) * len(self.engines)
-            embeddings = build_service(settings).embeddings  # one load for all engines
             judge = None
             if self.judge_engine:
                 from qa.evaluation.judge import Judge
@@ -278,12 +289,42 @@ class Evaluation:
                 self.judge_info = judge.info()
             done = 0
             for engine in self.engines:
-                service = build_service(settings.model_copy(update={"engine": engine}), embeddings)
-                for question in questions:
-                    self.records[engine].append(ask_and_score(service.ask, question, judge))
-                    done += 1
-                    yield engine, done, self.total
+                service = base.variant(engine=engine)
+                try:
+                    for question in questions:
+                        self.records[engine].append(ask_and_score(service.ask, question, judge))
+                        done += 1
+                        yield engine, done, self.total
+                finally:
+                    service.close()
         self.finished = True
+
+    def _index(self, service: "QAService") -> Iterator[tuple[str, int, int]]:
+        """Index the service's corpus in a thread, reporting progress; stopped if closed."""
+        import threading
+
+        from qa.indexing import IngestControl
+
+        control, failure = IngestControl(), []
+
+        def work() -> None:
+            try:
+                service.ingest(progress=False, control=control)
+            except BaseException as exc:  # re-raised in the iterating thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="qa-eval-index", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.25)
+                yield INDEXING, control.done, control.total
+        finally:  # also on close: stop the ingest and wait, so the folder can be removed
+            control.stop.set()
+            worker.join()
+            service.close()
+        if failure:
+            raise failure[0]
 
     def results(self) -> dict[str, tuple[dict, list[dict]]]:
         """Metrics and records per engine that answered anything; partial ones say so."""

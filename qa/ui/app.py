@@ -5,6 +5,7 @@
 """
 
 import html
+import logging
 import socket
 
 import gradio as gr
@@ -15,6 +16,7 @@ from qa.ui.chat import ChatHandlers, engine_choices
 from qa.ui.documents import DocumentHandlers
 from qa.ui.evaluation import evaluate_tab
 from qa.ui.render import document_page
+from qa.ui.uploads import Uploads
 
 CSS = """
 .qa-cite summary, .qa-passages summary { cursor: pointer; font-weight: 600; }
@@ -30,13 +32,33 @@ COPY_JS = """() => {
 }"""
 
 
+class Blocks(gr.Blocks):
+    """Gradio's Blocks, with one clear line for a request that sends too few values (Gradio's
+    own message lists its internals and echoes every value), and `/ask`'s optional values
+    taken as optional: a raw call with the question alone gets their defaults."""
+
+    def validate_inputs(self, block_fn, inputs: list) -> None:  # noqa: ANN001 (Gradio's)
+        wanted, given = len(block_fn.inputs), len(inputs)
+        if given >= wanted:
+            return
+        if block_fn.api_name == "ask":
+            inputs.extend([None] * (wanted - given))  # the values Gradio goes on to use
+            return
+        raise gr.Error(f"this request sends {given} value(s); the event takes {wanted}")
+
+
 def build_ui(service: QAService) -> gr.Blocks:
     """The chat, documents and settings panels, and the `/ask` API endpoint."""
     chat = ChatHandlers(service)
-    docs = DocumentHandlers(service, chat)
     limit = service.settings.max_question_chars
-    with gr.Blocks(title="qa") as demo:
-        state = gr.BrowserState(None, storage_key="qa-conversations")
+    # uploads that were never added are removed after an hour (checked every ten minutes)
+    with Blocks(title="qa", delete_cache=(600, 3600)) as demo:
+        uploads = Uploads(demo)
+        docs = DocumentHandlers(service, chat, uploads)
+        # a secret kept with the index: conversations outlive restarts and any replica reads them
+        state = gr.BrowserState(
+            None, storage_key="qa-conversations", secret=service.session_secret()
+        )
         voted = gr.State(None)
         gr.Markdown("# qa\nAsk the documents in the corpus. Every answer cites its passages.")
         with gr.Tab("Chat"):
@@ -118,7 +140,7 @@ def build_ui(service: QAService) -> gr.Blocks:
                 delete = gr.Button("Delete from corpus", variant="stop", elem_id="delete")
             doc_status = gr.Markdown(elem_id="upload-status")
 
-        evaluate_tab(service, demo)
+        evaluate_tab(service, demo, uploads)
 
         corpus_views = [doc_status, table, doomed, scope, welcome, examples]
         answer_out = [chatbot, question, status, state, stop]
@@ -171,16 +193,50 @@ def api_ask(service: QAService):
         question: str, history: list[str] | None = None, sources: list[str] | None = None
     ) -> dict:
         """The same JSON object as `qa ask --json`; `sources` limits the search to those files."""
-        echo = question[:200] if isinstance(question, str) else None  # never 1 MB back
+        return answer_json(service, question, history, sources)
+
+    return ask
+
+
+def answer_json(service: QAService, question: object, history: object, sources: object) -> dict:
+    """The JSON object of `qa ask --json` for one API request, or {"question", "error"}."""
+    echo = question[:200] if isinstance(question, str) else None  # never 1 MB back
+    try:
+        for name, value in (("history", history), ("sources", sources)):
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                raise InputError(f"'{name}' must be a list of strings")
+        return service.ask(question, history or [], sources or None).to_dict()  # type: ignore[arg-type]
+    except QAError as exc:
+        return {"question": echo, "error": str(exc)}
+    except Exception as exc:  # a fault of qa's, not the caller's: logged here, one line there
+        logging.getLogger("qa").exception("answering %r failed", echo)
+        error = f"qa could not answer ({type(exc).__name__}); its log says why"
+        return {"question": echo, "error": error}
+
+
+def rest_ask_route(service: QAService):
+    """POST /api/ask with {"question", "history"?, "sources"?}: one request, one JSON answer.
+
+    Stateless, unlike Gradio's queued `/ask` (a call and then a stream, which must reach the
+    same process), so replicas behind a load balancer need no session affinity for it."""
+    from fastapi import Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse
+
+    async def ask(request: Request) -> JSONResponse:
         try:
-            for name, value in (("history", history), ("sources", sources)):
-                if value is not None and not (
-                    isinstance(value, list) and all(isinstance(v, str) for v in value)
-                ):
-                    raise InputError(f"'{name}' must be a list of strings")
-            return service.ask(question, history or [], sources or None).to_dict()
-        except QAError as exc:
-            return {"question": echo, "error": str(exc)}
+            body = await request.json()
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            error = 'the body must be a JSON object: {"question": "…"}'
+            return JSONResponse({"question": None, "error": error}, status_code=400)
+        answer = await run_in_threadpool(
+            answer_json, service, body.get("question"), body.get("history"), body.get("sources")
+        )
+        return JSONResponse(answer, status_code=400 if "error" in answer else 200)
 
     return ask
 
@@ -213,8 +269,12 @@ def serve(service: QAService, host: str, port: int) -> None:
         ) from exc
     app = FastAPI()
     app.get("/document", include_in_schema=False)(document_route(service))
+    app.post("/api/ask", include_in_schema=False)(rest_ask_route(service))
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=4, max_size=64)
+    # Gradio keeps each session's copy of the UI's state, and every API call is a session of
+    # its own: bounded here, or memory grows with every call (10,000 sessions by default)
+    demo.state_session_capacity = service.settings.ui_sessions
     app = gr.mount_gradio_app(
         app,
         demo,
@@ -223,7 +283,11 @@ def serve(service: QAService, host: str, port: int) -> None:
         theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),
         footer_links=[],
         ssr_mode=False,
+        max_file_size=service.settings.max_file_bytes,
     )
+    # Gradio checks that files named in an event's request were uploaded only once it has
+    # "launched", which a mounted app never does; qa's handlers check too (ui/uploads.py)
+    demo.has_launched = True
     # Gradio holds event streams open; a stop must not wait for every browser to leave
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)
     uvicorn.Server(config).run(sockets=[sock])

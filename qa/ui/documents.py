@@ -10,6 +10,7 @@ from qa.errors import QAError
 from qa.formats import SUPPORTED_SUFFIXES
 from qa.service import QAService
 from qa.ui.chat import ChatHandlers
+from qa.ui.uploads import Uploads
 
 ADDED = {
     "added": "Added {}.",
@@ -22,9 +23,10 @@ class DocumentHandlers:
     """Every handler returns the same outputs, so that each view of the corpus stays current:
     status, table, the delete choice, the chat's scope choice, the welcome text, examples."""
 
-    def __init__(self, service: QAService, chat: ChatHandlers) -> None:
+    def __init__(self, service: QAService, chat: ChatHandlers, uploads: Uploads) -> None:
         self.service = service
         self.chat = chat
+        self.uploads = uploads
 
     def refresh(self, status: str = "", scope: list[str] | None = None) -> tuple:
         """The views; a scope keeps only the documents still indexed."""
@@ -62,9 +64,11 @@ class DocumentHandlers:
             kinds = ", ".join(SUPPORTED_SUFFIXES)
             return *self.refresh(f"Choose files first: qa reads {kinds}.", scope), gr.skip()
         try:
-            uploads, rejected, report = self.service.add_files([Path(f) for f in files])
+            received = self.uploads.received(files)
+            uploads, rejected, report = self.service.add_files(received)
         except QAError as exc:
             return *self.refresh(f"⚠️ {html.escape(str(exc))}", scope), gr.skip()
+        self.uploads.discard(received)  # copied into the corpus, or refused: not needed
         self.chat.reopen()
         trash = self.service.trash_dir
         lines = [ADDED[u.status].format(html.escape(u.path.name), trash) for u in uploads]
@@ -74,7 +78,7 @@ class DocumentHandlers:
             lines.append(f"Index: {report.summary()}.")
         lines += [
             f"⚠️ {html.escape(Path(s.path).name)}: {html.escape(s.reason)}"
-            for s in [*rejected, *report.skipped]
+            for s in [*rejected, *report.skipped, *report.notes]
         ]
         return *self.refresh("\n\n".join(lines), scope), None
 

@@ -2,18 +2,20 @@
 read every question's result, keep the runs, and compare any two."""
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import gradio as gr
 
-from qa.errors import QAError
+from qa.errors import InputError, QAError
 from qa.evaluation.compare import compare, load_run, markdown
 from qa.evaluation.reports import run_info, write_reports
-from qa.evaluation.runs import Evaluation
+from qa.evaluation.runs import INDEXING, Evaluation
 from qa.service import QAService, offered_engines
 from qa.ui.render import verbatim
+from qa.ui.uploads import Uploads
 
 FILTERS = ["all", "failures", "wrong", "unsupported", "wrongly refused", "wrongly answered"]
 HEADERS = ["id", "question", "verdict", "short answer", "containment", "EM", "F1"]
@@ -40,9 +42,12 @@ def shown(record: dict, wanted: str) -> bool:
 class EvaluationHandlers:
     """The tab's event handlers over the service's settings."""
 
-    def __init__(self, service: QAService) -> None:
+    def __init__(self, service: QAService, uploads: Uploads) -> None:
+        self.service = service
         self.settings = service.settings
-        self.running = 0  # runs not yet written (a stopped one writes as it closes)
+        self.uploads = uploads
+        self.finished: dict[str, threading.Event] = {}  # by browser session: its run ended
+        self.kept: dict[str, Path | None] = {}  # by browser session: the run it wrote
 
     @property
     def results_dir(self) -> Path:
@@ -61,7 +66,7 @@ class EvaluationHandlers:
             try:
                 run = json.loads(path.read_text(encoding="utf-8"))
                 engine, date, dataset = run["engine"], run["date"], run["dataset"]
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 continue  # benchmarks and other files
             info = run.get("run") or {}
             label = f"{dataset} · {engine} · {date}"
@@ -81,40 +86,71 @@ class EvaluationHandlers:
             gr.Dropdown(choices=runs),
         )
 
+    def question_set(self, chosen: str | None, uploaded: str | None) -> Path | None:
+        """The set to run: an upload this server received, else one of the listed sets."""
+        if uploaded:
+            return self.uploads.received([uploaded])[0]
+        if chosen:
+            if chosen not in {path for _, path in self.sets()}:
+                raise InputError("choose a question set from the list")
+            return Path(chosen)
+        return None
+
     def run(
         self,
         chosen: str | None,
         uploaded: str | None,
         engines: list[str],
         limit: float | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> Iterator[tuple]:
         """Outputs: status, then the finished run's path (which the views then open)."""
-        path = Path(uploaded) if uploaded else Path(chosen) if chosen else None
+        session = request.session_hash or ""
+        try:
+            path = self.question_set(chosen, uploaded)
+        except QAError as exc:
+            yield f"⚠️ {verbatim(str(exc))}", gr.skip()
+            return
         if path is None or not engines:
             yield "Choose a question set and at least one engine first.", gr.skip()
             return
-        evaluation = Evaluation(self.settings, path, list(engines), int(limit) if limit else None)
-        written: list[Path] = []
-        self.running += 1
+        evaluation = Evaluation(
+            self.settings, path, list(engines), int(limit) if limit else None,
+            shared=self.service,
+        )  # fmt: skip
+        self.finished[session], self.kept[session] = threading.Event(), None
+        steps = iter(evaluation)
         try:
-            for engine, done, total in evaluation:
+            for engine, done, total in steps:
+                if engine == INDEXING:
+                    progress((done, total) if total else 0, desc=f"indexing {path.name}")
+                    yield f"Indexing the paragraphs of {path.name}…", gr.skip()
+                    continue
                 progress((done, total), desc=f"{engine}: question {done} of {total}")
                 yield f"Running {path.name}: {done} of {total} answered…", gr.skip()
         except QAError as exc:
             yield f"⚠️ {verbatim(str(exc))}", gr.skip()
             return
-        finally:  # also when stopped: what was answered is kept, marked partial
+        finally:  # also when stopped: indexing ends, and what was answered is kept as partial
             try:
+                steps.close()
                 if evaluation.results():
                     written = self.write(evaluation)
+                    self.kept[session] = next(p for p in written if p.suffix == ".json")
             finally:
-                self.running -= 1
-        first = next(str(p) for p in written if p.suffix == ".json")
+                self.finished[session].set()
         yield (
             f"Finished {path.name}: {evaluation.total} answers.",
-            gr.Dropdown(choices=self.runs(), value=first),
+            gr.Dropdown(choices=self.runs(), value=str(self.kept[session])),
         )
+
+    def load(self, path: str) -> dict:
+        """A kept run of the results folder (no other file is read)."""
+        run = Path(path).resolve()
+        if run.parent != self.results_dir.resolve() or run.suffix != ".json":
+            raise InputError("choose a run from the list")
+        return load_run(run)
 
     def write(self, evaluation: Evaluation) -> list[Path]:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -126,24 +162,25 @@ class EvaluationHandlers:
             run_info(self.settings),
         )
 
-    def stopped(self) -> tuple:
-        """After Stop: the partial run (kept by `run` as it closes) is opened."""
-        import time
-
-        deadline = time.monotonic() + 30
-        while self.running and time.monotonic() < deadline:
-            time.sleep(0.1)
-        runs = self.runs()
-        newest = runs[0][1] if runs else None
+    def stopped(self, request: gr.Request) -> tuple:
+        """After Stop: this session's partial run (kept by `run` as it closes) is opened."""
+        session = request.session_hash or ""
+        finished = self.finished.get(session)
+        if finished is not None:
+            finished.wait(60)
+        kept = self.kept.pop(session, None)
+        self.finished.pop(session, None)
+        if kept is None:
+            return "Stopped before any question was answered: no run was kept.", gr.skip()
         note = "Stopped: the answers so far are kept as a run marked partial."
-        return note, gr.Dropdown(choices=runs, value=newest)
+        return note, gr.Dropdown(choices=self.runs(), value=str(kept))
 
     def open(self, path: str | None, wanted: str) -> tuple:
         """A run's metrics, chart and questions (filtered)."""
         if not path:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
-            run = load_run(Path(path))
+            run = self.load(path)
         except QAError as exc:
             return f"⚠️ {verbatim(str(exc))}", gr.skip(), gr.skip(), gr.skip()
         metrics = [[name, _cell(value)] for name, value in run["metrics"].items()]
@@ -173,7 +210,7 @@ class EvaluationHandlers:
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         try:
             question_id = (rows.values.tolist() if hasattr(rows, "values") else rows)[row][0]
-            record = next(r for r in load_run(Path(path))["questions"] if r["id"] == question_id)
+            record = next(r for r in self.load(path)["questions"] if r["id"] == question_id)
         except (IndexError, StopIteration, QAError, TypeError):
             return ""
         return question_details(record)
@@ -182,7 +219,7 @@ class EvaluationHandlers:
         if not before or not after:
             return "Choose two runs."
         try:
-            return markdown(compare(load_run(Path(before)), load_run(Path(after))))
+            return markdown(compare(self.load(before), self.load(after)))
         except QAError as exc:
             return f"⚠️ {verbatim(str(exc))}"
 
@@ -232,9 +269,9 @@ def _image(path: Path):
         return image.copy()
 
 
-def evaluate_tab(service: QAService, demo: gr.Blocks) -> None:
+def evaluate_tab(service: QAService, demo: gr.Blocks, uploads: Uploads) -> None:
     """The Evaluate tab's components and events, inside the app's Blocks."""
-    handlers = EvaluationHandlers(service)
+    handlers = EvaluationHandlers(service, uploads)
     private = {"api_visibility": "private"}
     names = [name for name, _ in offered_engines(service.settings)]
     with gr.Tab("Evaluate"):
