@@ -17,7 +17,7 @@ import pytest
 from qa.processes import call_ask, cpu_seconds, rss_mb, ui_event
 
 from .conftest import SEED, free_port, local_server
-from .test_ui import BOT, CHROMIUM, CHROMIUM_ARGS, EU, ask_ui
+from .test_ui import ARTIFACTS, BOT, CHROMIUM, CHROMIUM_ARGS, EU, ask_ui
 
 pytestmark = pytest.mark.slow
 SEED_NAME = SEED[0].name
@@ -200,6 +200,7 @@ def test_stop_ends_a_squad_evaluation_while_it_is_still_indexing(server: dict, b
         timeout=60000
     )
     page.wait_for_timeout(2000)
+    page.screenshot(path=ARTIFACTS / "ui-evaluate-indexing.png")
     assert list((folder / "tmp").glob("qa-eval-*"))  # the temporary index, being written
     page.locator("#eval-stop").click()
     stopped = time.monotonic()
@@ -212,6 +213,7 @@ def test_stop_ends_a_squad_evaluation_while_it_is_still_indexing(server: dict, b
     assert list((folder / "tmp").glob("qa-eval-*")) == []  # removed
     assert not list((folder / "eval" / "results").glob("mixed-*.json"))  # no run pretended
     assert "mixed" not in page.locator("#eval-opened input").input_value()
+    page.screenshot(path=ARTIFACTS / "ui-evaluate-stopped-indexing.png")
     page.close()
 
 

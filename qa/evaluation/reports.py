@@ -133,7 +133,7 @@ def run_info(settings: Settings) -> dict:
     ).stdout.strip()
     return {
         "commit": (commit + ("+changes" if dirty else "")) or None,
-        "settings": json.loads(settings.model_dump_json(exclude={"llm_api_key"})),
+        "settings": json.loads(settings.model_dump_json(exclude={"llm_api_key", "session_secret"})),
         "models": models,
         "embedder": indexed_embedder(settings),
     }
