@@ -193,9 +193,13 @@ def ingest_lock(settings: Settings, wait: float = 0) -> Any:
             f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
         ) from None
     except OSError as exc:  # a file in the way, a read-only folder
+        folder, problem = settings.index_dir, (exc.strerror or str(exc)).lower()
+        if folder.is_symlink() and not folder.exists():
+            problem = "it is a link to a folder that does not exist"
+        elif folder.exists() and not folder.is_dir():
+            problem = "it is a file, not a folder"
         raise BackendError(
-            f"cannot write the index in {settings.index_dir} (QA_INDEX_DIR): "
-            f"{(exc.strerror or str(exc)).lower()}"
+            f"cannot write the index in {settings.index_dir} (QA_INDEX_DIR): {problem}"
         ) from None
     return lock
 
@@ -220,8 +224,8 @@ def _write(
         records.delete_keys(records.list_keys())
     # recorded before embedding, so an interrupted run resumes rather than starts over
     lexical.set_fact("embedder", embedder_name(embeddings))
-    if not reembed:  # a file that is briefly unreadable keeps its chunks, unchanged
-        chunks = chunks + store.lexical.documents_of(sorted(unreachable))
+    if not reembed:  # a file (or folder) briefly unreadable keeps its chunks, unchanged
+        chunks = chunks + lexical.documents_of(kept_sources(lexical, unreachable))
     show = sys.stderr.isatty() if progress is None else progress
     writer = FileByFile(store)
     try:
@@ -288,6 +292,16 @@ class FileByFile(HybridStore):
         reason = f"it could not be embedded or written ({type(exc).__name__}: {first})"
         self.failed[source] = (reason, len(group))
         self.failed_ids += [id_ for id_, _ in group if id_ is not None]
+
+
+def kept_sources(lexical: Any, unreachable: set[str]) -> list[str]:
+    """The indexed sources that `unreachable` names: files, and every file below a folder
+    (a name ending in "/")."""
+    folders = tuple(name for name in unreachable if name.endswith("/"))
+    files = {name for name in unreachable if not name.endswith("/")}
+    if folders:
+        files |= {d["source"] for d in lexical.sources() if d["source"].startswith(folders)}
+    return sorted(files)
 
 
 def repair(store: HybridStore, records: RecordManager) -> int:

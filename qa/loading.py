@@ -29,18 +29,37 @@ class SkippedFile:
     reason: str
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every supported file under `corpus_dir`, sorted, hidden files left out."""
+def corpus_files(corpus_dir: Path, passed_over: list[SkippedFile] | None = None) -> list[Path]:
+    """Every supported file under `corpus_dir`, sorted, hidden files left out; the folders
+    that could not be read, and links to folders (never followed), go in `passed_over`."""
+    import os
+
     if not corpus_dir.is_dir():
         problem = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
         raise CorpusError(f"corpus folder {corpus_dir} {problem}")
-    return sorted(
-        path
-        for path in corpus_dir.rglob("*")
-        if (path.is_file() or path.is_symlink())  # a dangling link is reported, not hidden
-        and path.suffix.lower() in SUPPORTED_SUFFIXES
-        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
-    )
+    passed = passed_over if passed_over is not None else []
+
+    def unreadable(error: OSError) -> None:
+        if Path(error.filename) == corpus_dir:
+            raise CorpusError(f"cannot read the corpus folder {corpus_dir}: {_reason(error)}")
+        passed.append(SkippedFile(f"{error.filename}/", f"{UNREADABLE_FOLDER} ({_reason(error)})"))
+
+    found = []
+    for folder, folders, files in os.walk(corpus_dir, onerror=unreadable):
+        base = Path(folder)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        links = [name for name in folders if (base / name).is_symlink()]
+        for name in links:
+            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                passed.append(SkippedFile(f"{base / name}/", "it is a link to a folder; qa does"
+                                          " not follow folder links"))  # fmt: skip
+        for name in [*files, *links]:  # a dangling link is a file here: reported, not hidden
+            if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                found.append(base / name)
+    return sorted(found)
+
+
+UNREADABLE_FOLDER = "this folder cannot be read; the earlier chunks of its files are kept"
 
 
 def title_of(text: str, path: Path, title: str | None = None) -> str:
@@ -93,11 +112,18 @@ def load_corpus(
     """Yield a Document per readable file; the others are appended to `skipped`.
 
     A file that exists but cannot be opened right now (permissions, I/O) is also added, by
-    its source name, to `unreachable`, so that the index keeps its earlier chunks.
+    its source name, to `unreachable`, so that the index keeps its earlier chunks; a folder
+    that cannot be read is added as its name and "/", for every file below it.
     """
-    root = corpus_dir.resolve()
+    root, passed_over = corpus_dir.resolve(), []
+    files = corpus_files(corpus_dir, passed_over)
+    for folder in passed_over:
+        skipped.append(folder)
+        if unreachable is not None and folder.reason.startswith(UNREADABLE_FOLDER):
+            # a folder prefix: the index keeps the chunks of every file it held below it
+            unreachable.add(Path(folder.path).relative_to(corpus_dir).as_posix() + "/")
     with Extraction(seconds_per_file) as read:
-        for path in corpus_files(corpus_dir):
+        for path in files:
             if problem := _path_problem(path, root):
                 skipped.append(SkippedFile(str(path), problem))
                 continue
@@ -212,9 +238,13 @@ def add_to_corpus(
             uploads.append(Upload(target, "unchanged"))
         else:
             replaced = target.exists()
-            if replaced:
-                keep_in_trash(target, trash_dir)
-            _place(path, target)
+            try:
+                if replaced:
+                    keep_in_trash(target, trash_dir)
+                _place(path, target)
+            except OSError as exc:  # a full disk, a name too long for the trash
+                rejected.append(SkippedFile(path.name, f"it could not be placed ({_reason(exc)})"))
+                continue
             uploads.append(Upload(target, "replaced" if replaced else "added"))
     return uploads, rejected
 
@@ -226,7 +256,7 @@ def _place(path: Path, target: Path) -> None:
     import shutil
     import uuid
 
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    partial = target.with_name(f".qa-upload-{uuid.uuid4().hex[:12]}.partial")
     try:
         shutil.copyfile(path, partial)
         os.replace(partial, target)
@@ -235,10 +265,15 @@ def _place(path: Path, target: Path) -> None:
 
 
 def trash_name(name: str) -> str:
-    """A name in the trash that no other version takes: the time it left, then a random tag."""
+    """A name in the trash that no other version takes: the time it left, a random tag, and
+    the file's name (its stem shortened if the whole would pass 255 bytes)."""
     import uuid
 
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}-{name}"
+    prefix = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}-"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    room = 255 - len(prefix) - len(suffix.encode())
+    stem = stem.encode()[:room].decode(errors="ignore")
+    return f"{prefix}{stem}{suffix}"
 
 
 def keep_in_trash(path: Path, trash_dir: Path) -> Path:

@@ -297,10 +297,14 @@ class QAService:
         lock = ingest_lock(self.settings, UPLOAD_WAIT)
         try:
             path = self.settings.corpus_dir / source
-            if path.is_file() and not path.is_symlink():
-                move_to_trash(path, self.trash_dir)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+            try:
+                if path.is_file() and not path.is_symlink():
+                    move_to_trash(path, self.trash_dir)
+                elif path.exists() or path.is_symlink():
+                    path.unlink()
+            except OSError as exc:
+                reason = (exc.strerror or str(exc)).lower()
+                raise BackendError(f"{source} could not be moved to the trash ({reason})") from None
             return self.ingest(progress=False, allow_empty=True, locked=True)
         finally:
             lock.release()

@@ -412,3 +412,100 @@ def test_settings_for_a_scratch_index_never_name_the_served_one(tmp_path: Path) 
     )
     on_servers = served.scratch(tmp_path, chroma_url="http://127.0.0.1:9")
     assert on_servers.chroma_url == "http://127.0.0.1:9" and on_servers.collection != "corpus"
+
+
+def test_an_unreadable_folder_keeps_its_chunks_and_is_named(ordinary) -> None:
+    _, env = ordinary
+    corpus = Path(env["QA_CORPUS_DIR"])
+    (corpus / "locked").mkdir()
+    (corpus / "locked" / "penguins.md").write_text(
+        "# Penguins\n\nEmperor penguins breed in winter.\n"
+    )
+    (corpus / "elsewhere.md").symlink_to(corpus.parent, target_is_directory=True)
+    (corpus / "notes").symlink_to(corpus.parent, target_is_directory=True)
+    first = as_ordinary_user(["ingest"], env)
+    assert "2 file(s)" in first.stdout, first.stderr
+    os.chmod(corpus / "locked", 0)
+    try:
+        again = as_ordinary_user(["ingest"], env)
+    finally:
+        os.chmod(corpus / "locked", 0o755)
+    assert again.returncode == 6, again.stderr
+    lines = dict(
+        line.removeprefix("qa: skipped ").split(": ", 1) for line in again.stderr.splitlines()
+    )
+    assert lines[f"{corpus / 'locked'}/"].startswith("this folder cannot be read; the earlier")
+    assert (
+        lines[f"{corpus / 'notes'}/"] == "it is a link to a folder; qa does not follow folder links"
+    )
+    assert "0 removed" in again.stdout
+    answer = as_ordinary_user(["ask", "--json", "When do emperor penguins breed?"], env)
+    assert "winter" in json.loads(answer.stdout)["citations"][0]["quote"]
+
+
+def squad_file(path: Path, paragraphs: list[dict], title: str = "T") -> Path:
+    path.write_text(json.dumps({"data": [{"title": title, "paragraphs": paragraphs}]}))
+    return path
+
+
+def test_malformed_squad_files_and_runs_are_one_line(tmp_path: Path) -> None:
+    corpus = tmp_path / "squad-corpus"
+    corpus.mkdir()
+    qa = {"id": "a", "question": "When?", "answers": [{"text": 5}]}
+    cases = {
+        "answer.json": ([{"context": "Built in 1889.", "qas": [qa]}], "must be text"),
+        "empty.json": ([{"context": " ", "qas": []}], "has no context"),
+        "twice.json": (
+            [{"context": "One.", "qas": [dict(qa, answers=["x"])] * 2}],
+            "the question id 'a' is used more than once",
+        ),
+    }
+    for name, (paragraphs, said) in cases.items():
+        with pytest.raises(InputError, match=said):
+            load_squad(squad_file(tmp_path / name, paragraphs), corpus)
+    one = [{"context": "One.", "qas": [dict(qa, answers=["x"])]}]
+    [question] = load_squad(squad_file(tmp_path / "long.json", one, "x" * 400), corpus)
+    assert (corpus / question.gold_source).read_text() == "One."
+
+    run = {"dataset": "d", "engine": "e", "date": "x", "metrics": {}, "questions": [None]}
+    (tmp_path / "null.json").write_text(json.dumps(run))
+    good = dict(run, questions=[{"id": "q", "f1": 0.5, "refused": False}])
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    (tmp_path / "text.json").write_text(json.dumps(dict(good, questions=[{"id": "q", "f1": "x"}])))
+    for other in ("null.json", "text.json"):
+        result = CliRunner().invoke(
+            main,
+            ["eval", "--compare", str(tmp_path / "good.json"), str(tmp_path / other),
+             "--results-dir", str(tmp_path / "r")],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("qa: error:") and "qa eval" in line
+
+
+def test_long_names_are_placed_and_kept_in_the_trash(indexed: QAService, tmp_path: Path) -> None:
+    name = "a" * 245 + ".md"
+    for version in (1, 2):
+        folder = tmp_path / f"up{version}"
+        folder.mkdir()
+        (folder / name).write_text(f"# Long\n\nThe long file, version {version}.\n")
+        placed, rejected, _ = indexed.add_files([folder / name])
+        assert not rejected and placed[0].status == ("added", "replaced")[version - 1]
+    [kept] = indexed.trash_dir.iterdir()
+    assert "version 1" in kept.read_text() and kept.name.endswith(".md")
+    indexed.delete_document(name)
+    assert len(list(indexed.trash_dir.iterdir())) == 2
+
+
+def test_an_index_folder_that_is_a_file_says_so(seed_corpus: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(main, ["ingest", "--index-dir", str(tmp_path / "afile")])
+    assert result.exit_code == 5
+    assert result.stderr.strip().endswith("(QA_INDEX_DIR): it is a file, not a folder")
+
+
+def test_a_question_set_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "windows.jsonl"
+    line = json.dumps({"id": "a", "question": "Why?", "answers": ["because"]})
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\r\n")
+    assert load_questions(path)[0].answers == ["because"]

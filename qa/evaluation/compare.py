@@ -25,6 +25,8 @@ def load_run(path: Path) -> dict:
         run = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(run["questions"], list) or not isinstance(run["metrics"], dict):
             raise TypeError("'questions' must be a list and 'metrics' an object")
+        if not all(isinstance(q, dict) and "id" in q for q in run["questions"]):
+            raise TypeError("every question must be an object with an 'id'")
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -55,7 +57,19 @@ def right(record: dict) -> bool:
 
 
 def compare(before: dict, after: dict) -> dict:
-    """Metric deltas, per-question flips and paired significance of `after` against `before`."""
+    """Metric deltas, per-question flips and paired significance of `after` against `before`;
+    an InputError when a record is not as `qa eval` writes it."""
+    try:
+        return _compare(before, after)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        names = f"{Path(before['path']).name} and {Path(after['path']).name}"
+        raise InputError(
+            f"{names} cannot be compared: a record is not as `qa eval` writes it "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _compare(before: dict, after: dict) -> dict:
     from scipy.stats import binomtest, bootstrap
 
     a = {r["id"]: r for r in before["questions"]}

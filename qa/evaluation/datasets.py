@@ -73,7 +73,7 @@ def _parse_line(line: str, where: str) -> EvalQuestion | None:
 def load_questions(path: Path) -> list[EvalQuestion]:
     """Questions from a JSON Lines file; a bad line is an InputError naming it."""
     try:
-        lines = json_lines(path.read_text(encoding="utf-8"))
+        lines = json_lines(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot read question file {path}: {exc}") from None
     parsed = [
@@ -92,6 +92,10 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+class SquadProblem(ValueError):
+    """What makes a file not a usable SQuAD file."""
+
+
 class ArticleNames:
     """File-name stems for SQuAD articles, one call per article: the title's letters and
     digits, and where an earlier article took that stem ("A B", then "A-B", or the same title
@@ -101,7 +105,7 @@ class ArticleNames:
         self.taken: set[str] = set()
 
     def __call__(self, title: str) -> str:
-        stem = base = re.sub(r"[^A-Za-z0-9]+", "_", title)
+        stem = base = re.sub(r"[^A-Za-z0-9]+", "_", str(title))[:100]  # a file name's room
         number = 1
         while stem in self.taken:
             number += 1
@@ -117,7 +121,7 @@ def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
     (`data`, answers as `{"text", "answer_start"}`, SQuAD 2.0's `is_impossible`).
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
         articles = data["articles"] if "articles" in data else data["data"]
         names = ArticleNames()
         paragraphs = [
@@ -129,9 +133,15 @@ def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
         questions = []
         for stem, index, paragraph in paragraphs:
             name = f"{stem}-{index:03d}.txt"
+            if not isinstance(paragraph["context"], str) or not paragraph["context"].strip():
+                raise SquadProblem(f"paragraph {index} of '{stem}' has no context")
             (corpus_dir / name).write_text(paragraph["context"], encoding="utf-8")
             for qa in paragraph.get("qas", []):
                 answers = [a if isinstance(a, str) else a["text"] for a in qa["answers"]]
+                if not isinstance(qa["question"], str) or not all(
+                    isinstance(a, str) for a in answers
+                ):
+                    raise SquadProblem(f"question {qa['id']}: questions and answers must be text")
                 questions.append(
                     EvalQuestion(
                         id=str(qa["id"]),
@@ -141,12 +151,17 @@ def load_squad(path: Path, corpus_dir: Path) -> list[EvalQuestion]:
                         gold_source=name,
                     )
                 )
-    except (OSError, UnicodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeError, json.JSONDecodeError, KeyError, TypeError, SquadProblem) as exc:
         problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise InputError(f"{path} is not a SQuAD-format file ({problem})") from None
     except RecursionError:
         problem = "nested too deeply"
         raise InputError(f"{path} is not a SQuAD-format file ({problem})") from None
+    seen: set[str] = set()
+    for question in questions:
+        if question.id in seen:
+            raise InputError(f"{path}: the question id '{question.id}' is used more than once")
+        seen.add(question.id)
     if not questions:
         raise InputError(f"{path} holds no questions")
     return questions
