@@ -118,6 +118,27 @@ def test_uploads_over_the_limit_are_refused_and_handled_ones_are_removed(server:
     assert "was not uploaded here" in json.dumps(again["output"])
 
 
+def test_concurrent_raw_uploads_of_one_name_keep_every_version(server: dict) -> None:
+    """Six clients upload `zebra.txt` at once, as the probe did: each upload lands whole, none
+    is turned away after changing the corpus, and the trash keeps every earlier version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, folder = server["url"], server["folder"]
+    texts = [f"Zebra number {n} has {n + 3} stripes.\n" for n in range(6)]
+    paths = [upload(url, "zebra.txt", text.encode()).json()[0] for text in texts]
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda path: ui_event(url, "add", [[file_data(path)], []]), paths))
+    said = [json.dumps(result["output"]) for result in results]
+    assert all(result["success"] for result in results), said
+    assert not any("try again" in text for text in said)
+    trash = folder / "index" / "trash"
+    kept = sorted(p.read_text() for p in trash.glob("*-zebra.txt"))
+    final = (folder / "corpus" / "zebra.txt").read_text()
+    assert sorted([*kept, final]) == sorted(texts)
+    page = httpx.get(f"{url}/document", params={"source": "zebra.txt"})
+    assert final.strip() in page.text  # the index holds the version the corpus holds
+
+
 def test_the_document_view_never_follows_a_link_planted_after_indexing(server: dict) -> None:
     url, folder = server["url"], server["folder"]
     indexed = folder / "corpus" / SEED_NAME
