@@ -135,7 +135,7 @@ def load_corpus(
                 reason = (exc.strerror or str(exc)).lower()
                 if unreachable is not None and path.exists():
                     unreachable.add(path.relative_to(corpus_dir).as_posix())
-                    reason += "; its earlier chunks are kept"
+                    reason += "; its earlier chunks, if any, are kept"
                 skipped.append(SkippedFile(str(path), reason))
             except Exception as exc:  # a parser's own failure must not stop the other files
                 reason = f"it could not be read ({type(exc).__name__})"

@@ -509,3 +509,17 @@ def test_a_question_set_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> 
     line = json.dumps({"id": "a", "question": "Why?", "answers": ["because"]})
     path.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\r\n")
     assert load_questions(path)[0].answers == ["because"]
+
+
+def test_a_question_too_long_to_ask_stops_a_run_at_once_named(tmp_path: Path) -> None:
+    path = tmp_path / "huge.jsonl"
+    short = {"id": "ok", "question": "Why?", "answers": ["because"]}
+    huge = {"id": "huge", "question": "Why " * 1_000_000, "answers": ["because"]}
+    path.write_text(json.dumps(short) + "\n" + json.dumps(huge) + "\n")
+    result = CliRunner().invoke(main, ["eval", str(path), "--results-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"qa: error: {path}: question 'huge' holds a question of 4000000 characters; the limit"
+        " is 2000 (QA_MAX_QUESTION_CHARS)"
+    )

@@ -275,11 +275,11 @@ class Evaluation:
             if self.squad:  # a throwaway index of its own, never the one `settings` serves
                 settings = self.settings.scratch(Path(folder))
                 settings.corpus_dir.mkdir()
-                questions = load_squad(self.path, settings.corpus_dir)[: self.limit]
+                questions = self._askable(load_squad(self.path, settings.corpus_dir))
                 base = base.with_settings(settings)
                 yield from self._index(base)
             else:
-                questions = load_questions(self.path)[: self.limit]
+                questions = self._askable(load_questions(self.path))
             self.total = len(questions) * len(self.engines)
             judge = None
             if self.judge_engine:
@@ -298,6 +298,21 @@ class Evaluation:
                 finally:
                     service.close()
         self.finished = True
+
+    def _askable(self, questions: list[EvalQuestion]) -> list[EvalQuestion]:
+        """The first `limit` questions, checked before any slow work: one too long to ask
+        stops the run at once, named."""
+        from qa.errors import InputError
+
+        questions, limit = questions[: self.limit], self.settings.max_question_chars
+        for question in questions:
+            for text in (question.question, *question.turns):
+                if len(text) > limit:
+                    raise InputError(
+                        f"{self.path}: question '{question.id}' holds a question of {len(text)}"
+                        f" characters; the limit is {limit} (QA_MAX_QUESTION_CHARS)"
+                    )
+        return questions
 
     def _index(self, service: "QAService") -> Iterator[tuple[str, int, int]]:
         """Index the service's corpus in a thread, reporting progress; stopped if closed."""
