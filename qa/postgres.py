@@ -321,22 +321,21 @@ class PostgresIndex:
         return row[0] if row else None
 
     def set_fact(self, key: str, value: str) -> None:
-        with self._session() as db:
-            db.execute(
-                "INSERT INTO qa_facts (collection, key, value) VALUES (%s, %s, %s)"
-                " ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value",
-                (self.collection, key, value),
-            )
+        self._put_fact(key, value, replace=True)
 
     def first_fact(self, key: str, value: str) -> str:
         """The fact `key`, set to `value` unless another process set it first."""
+        return self._put_fact(key, value, replace=False)
+
+    def _put_fact(self, key: str, value: str, replace: bool) -> str:
+        """Write a fact, replacing or keeping a stored one; the value stored afterwards."""
+        kept = "excluded.value" if replace else "qa_facts.value"
         with self._session() as db:
-            db.execute(
+            return db.execute(
                 "INSERT INTO qa_facts (collection, key, value) VALUES (%s, %s, %s)"
-                " ON CONFLICT (collection, key) DO NOTHING",
+                f" ON CONFLICT (collection, key) DO UPDATE SET value = {kept} RETURNING value",
                 (self.collection, key, value),
-            )
-        return self.fact(key) or value
+            ).fetchone()[0]
 
     def close(self) -> None:
         """Release the connection."""

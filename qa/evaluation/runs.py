@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa.errors import InputError
 from qa.evaluation.datasets import EvalQuestion
 from qa.evaluation.metrics import (
     contains_answer,
@@ -302,8 +303,6 @@ class Evaluation:
     def _askable(self, questions: list[EvalQuestion]) -> list[EvalQuestion]:
         """The first `limit` questions, checked before any slow work: one too long to ask
         stops the run at once, named."""
-        from qa.errors import InputError
-
         questions, limit = questions[: self.limit], self.settings.max_question_chars
         for question in questions:
             for text in (question.question, *question.turns):
