@@ -1,10 +1,12 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank."""
 
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 
-from qa.lexical import LexicalRetriever
-from qa.store import HybridStore
+from qa.index.lexical import LexicalBackend
+from qa.index.store import HybridStore
 
 FOLLOW_UP_WORDS = frozenset(
     "he she it they him her his hers its their theirs them this that these those there one".split()
@@ -49,3 +51,18 @@ def contextual_query(question: str, history: list[str]) -> str:
     if words & FOLLOW_UP_WORDS or len(words) <= 3:
         return f"{history[-1]} {question}"
     return question
+
+
+class LexicalRetriever(BaseRetriever):
+    """The lexical index as a LangChain retriever."""
+
+    index: LexicalBackend
+    k: int = 20
+    sources: list[str] | None = None
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return self.index.search(query, self.k, self.sources)

@@ -1,9 +1,9 @@
-"""The one object the CLI, UI and evaluation talk to: `ask(question, history) -> Answer`."""
+"""Asking: `ask(question, history) -> Answer` and `stream`, the one door the CLI, UI and
+evaluation use to ask. The documents themselves are administered by `qa.library`."""
 
 import time
 from collections.abc import Iterator
 from functools import cached_property
-from pathlib import Path
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -12,10 +12,13 @@ from langchain_core.runnables import Runnable
 
 from qa.answering import REFUSAL, ExtractiveAnswerer
 from qa.answering.calibration import SPAN_PRECISION
-from qa.answering.reading import SpanReader, load_reader
 from qa.answering.sentences import Candidate
-from qa.errors import BackendError, InputError, NotIndexedError, QAError
-from qa.generation import (
+from qa.core.errors import BackendError, InputError
+from qa.core.schema import Answer, Passage
+from qa.core.settings import Settings
+from qa.engines import ENGINES
+from qa.generation.backends import GENERATIVE_ENGINES, chat_model, constrained, llm_errors
+from qa.generation.grounded import (
     Reply,
     answer_so_far,
     condense_chain,
@@ -24,13 +27,12 @@ from qa.generation import (
     reply_schema,
     stream_reply,
 )
-from qa.indexing import IngestControl, IngestReport, ingest, ingest_lock
-from qa.llms import GENERATIVE_ENGINES, chat_model, constrained, llm_errors
-from qa.loading import SkippedFile, Upload, add_to_corpus, move_to_trash, source_text
+from qa.index.store import HybridStore
+from qa.library import Library
+from qa.models.reader import SpanReader, load_reader
 from qa.retrieval import contextual_query, hybrid_retriever
-from qa.schema import Answer, Passage
-from qa.settings import Settings
-from qa.store import HybridStore, open_existing_store, open_lexical
+
+SCOPED_REFUSAL = "The chosen documents do not contain the answer to this question."
 
 
 class QAService:
@@ -41,40 +43,54 @@ class QAService:
     'Economic sectoral sanctions of the European Union against Belarus came into force on 25 June.'
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, library: Library | None = None) -> None:
         self.settings = settings
+        self.library = library or Library(settings)
+        self._opened: tuple[HybridStore, Runnable, ExtractiveAnswerer] | None = None
 
-    @cached_property
+    @property
     def embeddings(self) -> Embeddings:
-        from qa.embeddings import load_embeddings
+        return self.library.embeddings
 
-        settings = self.settings
-        return load_embeddings(
-            settings.embedding_model, settings.embedding_threads, settings.model_cache_dir
-        )
+    @embeddings.setter
+    def embeddings(self, embeddings: Embeddings) -> None:
+        self.library.embeddings = embeddings
 
-    @cached_property
+    @property
     def store(self) -> HybridStore:
-        return open_existing_store(self.settings, self.embeddings)
+        return self.library.store
 
-    @cached_property
+    @store.setter
+    def store(self, store: HybridStore) -> None:
+        self.library.store = store
+
+    def _pipeline(self) -> tuple[Runnable, ExtractiveAnswerer]:
+        """The retriever and answerer over the library's index as it is now (an ingest
+        reopens the index; questions under way go on with the one they started with)."""
+        store, opened = self.store, self._opened
+        if opened is None or opened[0] is not store:
+            settings = self.settings
+            retriever = hybrid_retriever(
+                store, settings.top_k, settings.fetch_k, settings.lexical_weight
+            )
+            answerer = ExtractiveAnswerer(
+                self.embeddings,
+                store.lexical,
+                settings.corpus_dir,
+                self.span_reader,
+                short_answers=settings.engine == "extractive",
+                max_bytes=settings.max_file_bytes,
+            )
+            opened = self._opened = (store, retriever, answerer)
+        return opened[1], opened[2]
+
+    @property
     def retriever(self) -> Runnable:
-        settings = self.settings
-        return hybrid_retriever(
-            self.store, settings.top_k, settings.fetch_k, settings.lexical_weight
-        )
+        return self._pipeline()[0]
 
-    @cached_property
+    @property
     def answerer(self) -> ExtractiveAnswerer:
-        settings = self.settings
-        return ExtractiveAnswerer(
-            self.embeddings,
-            self.store.lexical,
-            settings.corpus_dir,
-            self.span_reader,
-            short_answers=settings.engine == "extractive",
-            max_bytes=settings.max_file_bytes,
-        )
+        return self._pipeline()[1]
 
     @cached_property
     def span_reader(self) -> SpanReader:
@@ -124,8 +140,8 @@ class QAService:
         """
         question = self.validate(question)
         history = [self.validate(turn) for turn in history or []]
-        model, answerer = self.chat_model, self.answerer
-        retriever = self.scoped_retriever(sources) if sources else self.retriever
+        model, (retriever, answerer) = self.chat_model, self._pipeline()
+        retriever = self.scoped_retriever(sources) if sources else retriever
         started = time.perf_counter()
         query = self.condense(question, history) if model and history else None
         query = query or contextual_query(question, history)
@@ -146,7 +162,7 @@ class QAService:
 
     def scoped_retriever(self, sources: list[str]) -> Runnable:
         """The retriever over only the named indexed files."""
-        known = {d["source"] for d in self.documents()}
+        known = {d["source"] for d in self.library.documents()}
         if unknown := sorted(set(sources) - known):
             raise InputError(f"not an indexed document: {', '.join(unknown)}")
         settings = self.settings
@@ -238,138 +254,9 @@ class QAService:
             service.span_reader = reader
         return service
 
-    def documents(self) -> list[dict]:
-        """The indexed files, with title, chunk count and time of indexing."""
-        try:
-            return self.store.lexical.sources()
-        except NotIndexedError:
-            return []
-
-    def session_secret(self) -> str:
-        """QA_SESSION_SECRET, else a random secret kept with the index, the same for every
-        process that shares the index (a read-only one without it: this process's own)."""
-        import secrets
-
-        if self.settings.session_secret.get_secret_value():
-            return self.settings.session_secret.get_secret_value()
-        made = secrets.token_urlsafe(32)
-        try:
-            lexical = open_lexical(self.settings)
-        except QAError:
-            return made
-        try:
-            return lexical.first_fact("session-secret", made)
-        except OSError:  # a read-only index folder
-            return made
-        finally:
-            lexical.close()
-
-    @property
-    def trash_dir(self) -> Path:
-        """Where replaced and deleted documents are kept (nothing a user adds is lost)."""
-        return self.settings.index_dir / "trash"
-
-    def add_files(self, paths: list[Path]) -> tuple[list[Upload], list[SkippedFile], IngestReport]:
-        """Place files in the corpus and index them; files qa cannot read never enter it.
-
-        The ingest lock is taken first (waiting up to UPLOAD_WAIT seconds for another ingest),
-        so an upload either changes the corpus and the index, or nothing."""
-        settings = self.settings
-        lock = ingest_lock(settings, UPLOAD_WAIT)
-        try:
-            uploads, rejected = add_to_corpus(
-                paths,
-                settings.corpus_dir,
-                self.trash_dir,
-                settings.max_file_bytes,
-                settings.extract_timeout,
-            )
-            changed = any(upload.status != "unchanged" for upload in uploads)
-            report = self.ingest(progress=True, locked=True) if changed else IngestReport()
-        finally:
-            lock.release()
-        return uploads, rejected, report
-
-    def delete_document(self, source: str) -> IngestReport:
-        """Move an indexed file to the trash and remove its chunks, as `qa ingest` would."""
-        if source not in {d["source"] for d in self.documents()}:
-            raise InputError(f"not an indexed document: {source}")
-        lock = ingest_lock(self.settings, UPLOAD_WAIT)
-        try:
-            path = self.settings.corpus_dir / source
-            try:
-                if path.is_file() and not path.is_symlink():
-                    move_to_trash(path, self.trash_dir)
-                elif path.exists() or path.is_symlink():
-                    path.unlink()
-            except OSError as exc:
-                reason = (exc.strerror or str(exc)).lower()
-                raise BackendError(f"{source} could not be moved to the trash ({reason})") from None
-            return self.ingest(progress=False, allow_empty=True, locked=True)
-        finally:
-            lock.release()
-
-    def document_text(self, source: str) -> tuple[str, str]:
-        """An indexed document's title and text, as its citations' offsets count it."""
-        titles = {d["source"]: d["title"] for d in self.documents()}
-        if source not in titles:
-            raise InputError(f"not an indexed document: {source}")
-        settings = self.settings
-        return titles[source], source_text(settings.corpus_dir, source, settings.max_file_bytes)
-
-    def ingest(
-        self,
-        progress: bool | None = None,
-        allow_empty: bool = False,
-        locked: bool = False,
-        control: IngestControl | None = None,
-    ) -> IngestReport:
-        """Bring the index in step with the corpus folder; `locked`: the caller holds the
-        ingest lock; `control` lets another thread follow and stop it."""
-        report = ingest(self.settings, self.embeddings, progress, allow_empty, control, locked)
-        for name in ("store", "retriever", "answerer"):
-            self.__dict__.pop(name, None)  # reopen on next ask (questions under way go on)
-        return report
-
-    def close(self) -> None:
-        """Close the opened index (a throwaway one, done with); the next question opens it
-        again."""
-        store = self.__dict__.pop("store", None)
-        for name in ("retriever", "answerer"):
-            self.__dict__.pop(name, None)
-        if store is not None:
-            store.close()
-
-
-ENGINES = ("extractive", "sentence", *GENERATIVE_ENGINES)
-UPLOAD_WAIT = 60  # seconds an upload or delete waits for another ingest to end
-SCOPED_REFUSAL = "The chosen documents do not contain the answer to this question."
-ENGINE_HELP = {
-    "extractive": "quotes the best sentence; a short answer only when the reader is sure",
-    "sentence": "quotes the best sentence, nothing more (fastest)",
-    "llamacpp": "a local GGUF model writes the answer; its citations are checked",
-    "ollama": "an Ollama model writes the answer; its citations are checked",
-    "openai": "an OpenAI-compatible server writes the answer; its citations are checked",
-}
-
-
-def offered_engines(settings: Settings) -> list[tuple[str, str]]:
-    """(engine, one-line help) for each engine that can answer with these settings.
-
-    The generative engines need a configured model: the one named by QA_LLM, with its
-    QA_LLM_MODEL, is offered.
-    """
-    names = ["extractive", "sentence"]
-    if settings.engine in GENERATIVE_ENGINES and settings.llm_model:
-        names.append(settings.engine)
-    return [(name, ENGINE_HELP[name]) for name in names]
-
 
 def build_service(settings: Settings, embeddings: Embeddings | None = None) -> QAService:
     """The service for `settings`; nothing heavy is loaded until it is used."""
     if settings.engine not in ENGINES:
         raise InputError(f"unknown engine '{settings.engine}'; choose from: {', '.join(ENGINES)}")
-    service = QAService(settings)
-    if embeddings is not None:
-        service.embeddings = embeddings  # share one loaded model between services
-    return service
+    return QAService(settings, Library(settings, embeddings))

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.embeddings import load_embeddings
-from qa.processes import free_port, local_server  # noqa: F401  (shared by the tests)
+from benchmarks.servers import free_port, local_server  # noqa: F401  (shared by the tests)
+from qa.core.settings import Settings
+from qa.models.embedder import load_embeddings
 from qa.service import QAService, build_service
-from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = sorted((ROOT / "corpus").glob("*.md"))
@@ -75,5 +75,5 @@ def service(embeddings) -> QAService:
 @pytest.fixture
 def indexed(service: QAService, seed_corpus: Path) -> QAService:
     """A service whose index holds the seed article."""
-    service.ingest(progress=False)
+    service.library.ingest(progress=False)
     return service

@@ -41,11 +41,11 @@ def test_follow_up_question_uses_the_previous_turn(indexed: QAService) -> None:
 
 
 def test_a_file_changed_after_indexing_is_never_misquoted(indexed: QAService, seed_corpus) -> None:
-    from qa.errors import StaleIndexError
+    from qa.core.errors import StaleIndexError
 
     [path] = list(seed_corpus.glob("*.md"))
     path.write_text("Preface added later.\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(StaleIndexError, match="run `qa ingest`"):
         indexed.ask("when did EU sectoral sanctions start?")
-    indexed.ingest(progress=False)
+    indexed.library.ingest(progress=False)
     assert_quotes_reproduce(indexed.ask("when did EU sectoral sanctions start?"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.processes import call_ask, cpu_seconds, rss_mb, ui_event
+from benchmarks.servers import call_ask, cpu_seconds, rss_mb, ui_event
 
 from .conftest import SEED, free_port, local_server
 from .test_ui import ARTIFACTS, BOT, CHROMIUM, CHROMIUM_ARGS, EU, ask_ui

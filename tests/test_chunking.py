@@ -2,8 +2,9 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from qa.chunking import chunk_document, make_splitter, split_sentences
-from qa.loading import load_file
+from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.corpus import load_file
+from qa.text.sentences import split_sentences
 
 from .conftest import SEED
 

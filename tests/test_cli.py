@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa.cli import SKIPPED_FILES_EXIT, main
+from qa.interfaces.cli import SKIPPED_FILES_EXIT, main
 
 from .conftest import ANSWER_KEYS
 

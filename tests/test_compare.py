@@ -5,8 +5,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from qa.cli import main
 from qa.evaluation.compare import compare, load_run
+from qa.interfaces.cli import main
 
 
 def write_run(folder: Path, stamp: str, rights: list[bool], ems: list[bool]) -> Path:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from qa.core.settings import Settings
+from qa.index.store import record_manager
 from qa.service import build_service
-from qa.settings import Settings
-from qa.store import record_manager
 
 pytestmark = pytest.mark.slow
 WORDS = (

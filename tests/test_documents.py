@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa.cli import main
+from qa.core.settings import Settings
+from qa.engines import offered_engines
 from qa.evaluation.datasets import load_questions
 from qa.evaluation.feedback import record_vote
-from qa.service import QAService, offered_engines
-from qa.settings import Settings
+from qa.interfaces.cli import main
+from qa.service import QAService
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +29,10 @@ def test_a_changed_upload_replaces_the_old_version_and_keeps_it_in_the_trash(
 ) -> None:
     corpus = indexed.settings.corpus_dir
     first = write(tmp_path / "up1", "tractors.md", "# Tractors\n\nThe plant built 900 tractors.\n")
-    uploads, rejected, _ = indexed.add_files([first])
+    uploads, rejected, _ = indexed.library.add_files([first])
     assert [(u.path.name, u.status) for u in uploads] == [("tractors.md", "added")] and not rejected
     second = write(tmp_path / "up2", "tractors.md", "# Tractors\n\nThe plant built 700 tractors.\n")
-    uploads, _, report = indexed.add_files([second])
+    uploads, _, report = indexed.library.add_files([second])
     assert uploads[0].status == "replaced" and report.deleted >= 1
     assert sorted(p.name for p in corpus.iterdir()) == [
         "lukashenko-western-sanctions-belarus.md",
@@ -39,9 +40,9 @@ def test_a_changed_upload_replaces_the_old_version_and_keeps_it_in_the_trash(
     ]
     answer = indexed.ask("How many tractors did the plant build?")
     assert "700 tractors" in answer.citations[0].quote
-    trashed = list(indexed.trash_dir.iterdir())
+    trashed = list(indexed.library.trash_dir.iterdir())
     assert len(trashed) == 1 and "900 tractors" in trashed[0].read_text()
-    uploads, _, report = indexed.add_files([second])
+    uploads, _, report = indexed.library.add_files([second])
     assert uploads[0].status == "unchanged" and report.added == 0
 
 
@@ -54,7 +55,7 @@ def test_uploads_that_cannot_enter_the_corpus_are_rejected_and_change_nothing(
     latin = "Caf\xe9 cr\xe8me costs two euros.\n".encode("latin-1")
     write(corpus, "latin.txt", latin)  # already in the corpus; qa cannot read it
     before = {p.name: p.read_bytes() for p in corpus.iterdir() if not p.is_symlink()}
-    uploads, rejected, _ = indexed.add_files(
+    uploads, rejected, _ = indexed.library.add_files(
         [
             write(tmp_path / "up", ".notes.md", "# Notes\n\nHidden.\n"),
             write(tmp_path / "up", "evil.md", "# Evil\n\nWritten through a link.\n"),
@@ -77,23 +78,23 @@ def test_delete_removes_a_documents_answers_and_keeps_the_file(
     penguins = write(
         tmp_path / "up", "penguins.md", "# Penguins\n\nEmperor penguins breed in winter.\n"
     )
-    indexed.add_files([penguins])
+    indexed.library.add_files([penguins])
     assert "breed in winter" in indexed.ask("When do emperor penguins breed?").citations[0].quote
-    report = indexed.delete_document("penguins.md")
+    report = indexed.library.delete_document("penguins.md")
     assert report.deleted == 1 and not (indexed.settings.corpus_dir / "penguins.md").exists()
     answer = indexed.ask("When do emperor penguins breed?")
     assert all("penguins" not in c.source for c in answer.citations)
-    assert [p.name.endswith("penguins.md") for p in indexed.trash_dir.iterdir()] == [True]
+    assert [p.name.endswith("penguins.md") for p in indexed.library.trash_dir.iterdir()] == [True]
     with pytest.raises(Exception, match="not an indexed document"):
-        indexed.delete_document("../outside.md")
-    indexed.delete_document("lukashenko-western-sanctions-belarus.md")  # the last one
-    assert indexed.documents() == []
+        indexed.library.delete_document("../outside.md")
+    indexed.library.delete_document("lukashenko-western-sanctions-belarus.md")  # the last one
+    assert indexed.library.documents() == []
 
 
 def test_a_scoped_question_cites_only_the_chosen_documents(
     indexed: QAService, tmp_path: Path
 ) -> None:
-    indexed.add_files(
+    indexed.library.add_files(
         [write(tmp_path / "up", "penguins.md", "# Penguins\n\nEmperor penguins breed in winter.\n")]
     )
     question = "When did EU sectoral sanctions start?"

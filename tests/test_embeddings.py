@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from qa.embeddings import OnnxEmbeddings, load_embeddings, model_folder
-from qa.errors import BackendError, StaleIndexError
+from qa.core.errors import BackendError, StaleIndexError
+from qa.core.settings import Settings
+from qa.models.embedder import OnnxEmbeddings, load_embeddings, model_folder
 from qa.service import QAService, build_service
-from qa.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +75,13 @@ def test_an_index_made_by_another_model_is_embedded_again(
     other = copy.copy(indexed.embeddings)
     other.name = "some-other-model"
     (seed_corpus / "notes.txt").write_text("Zebras graze on the plains.\n", encoding="utf-8")
-    indexed.ingest(progress=False)
+    indexed.library.ingest(progress=False)
     (seed_corpus / "notes.txt").unlink()
 
     switched = build_service(Settings(), other)
     with pytest.raises(StaleIndexError, match="embedded by another model"):
         switched.ask("When did EU sectoral sanctions start?")
-    report = switched.ingest(progress=False)
+    report = switched.library.ingest(progress=False)
     assert (report.added, report.unchanged, report.deleted) == (chunks, 0, 1)
     assert switched.store.lexical.count() == chunks  # the removed file's chunk is gone too
     assert set(switched.store.dense.get(include=[])["ids"]) == switched.store.lexical.ids()
@@ -95,7 +95,7 @@ def test_an_index_made_by_another_model_is_embedded_again(
 def test_asking_never_imports_torch(indexed: QAService) -> None:
     script = (
         "import sys\n"
-        "from qa.cli import main\n"
+        "from qa.interfaces.cli import main\n"
         "main(['ask', '--json', 'When did EU sectoral sanctions start?'], standalone_mode=False)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
-from qa.chunking import chunk_document, make_splitter
-from qa.cli import SKIPPED_FILES_EXIT, main
-from qa.formats import extract
-from qa.loading import source_text
+from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.corpus import source_text
+from qa.ingest.formats import extract
+from qa.interfaces.cli import SKIPPED_FILES_EXIT, main
 from qa.service import QAService
 
 from .test_answer import assert_quotes_reproduce
@@ -110,8 +110,8 @@ def test_mixed_corpus_ingests_with_a_summary_and_cites_pdf_pages(mixed_corpus: P
     }
     assert "indexed 5 file(s)" in result.stdout and "6 file(s) skipped" in result.stdout
 
+    from qa.core.settings import Settings
     from qa.service import build_service
-    from qa.settings import Settings
 
     service: QAService = build_service(Settings())
     answer = service.ask("How much can the new crane lift?")
@@ -133,9 +133,9 @@ def test_mixed_corpus_ingests_with_a_summary_and_cites_pdf_pages(mixed_corpus: P
 @pytest.mark.slow
 def test_instructions_in_a_document_are_only_quoted(mixed_corpus: Path) -> None:
     CliRunner().invoke(main, ["ingest"])
+    from qa.core.settings import Settings
+    from qa.interfaces.ui.render import render_answer
     from qa.service import build_service
-    from qa.settings import Settings
-    from qa.ui.render import render_answer
 
     answer = build_service(Settings()).ask("What should be revealed according to the instructions?")
     assert not answer.refused and "Ignore previous instructions" in answer.citations[0].quote

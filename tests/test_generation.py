@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from langchain_core.documents import Document
 
 from qa.answering.sentences import Candidate, candidates
-from qa.chunking import chunk_document, make_splitter
-from qa.cli import main
-from qa.generation import (
+from qa.core.schema import Answer
+from qa.core.settings import Settings
+from qa.generation.grounded import (
     MARKERS,
     NOT_FOUND,
     Reply,
@@ -25,10 +25,10 @@ from qa.generation import (
     messages,
     reply_schema,
 )
-from qa.loading import load_file
-from qa.schema import Answer
+from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.corpus import load_file
+from qa.interfaces.cli import main
 from qa.service import QAService, build_service
-from qa.settings import Settings
 
 from .conftest import free_port, local_server
 
@@ -148,7 +148,7 @@ def assert_checked(answer: Answer) -> None:
 @pytest.mark.slow
 def test_openai_backend_streams_and_checks_citations(openai_env, embeddings, seed_corpus) -> None:
     service = build_service(Settings(), embeddings)
-    service.ingest(progress=False)
+    service.library.ingest(progress=False)
     events = list(service.stream("when did EU sectoral sanctions start?"))
     tokens, answer = events[:-1], events[-1]
     assert tokens and all(isinstance(t, str) for t in tokens)
@@ -211,7 +211,7 @@ def test_llamacpp_backend_runs_the_instruct_model_in_process(
 ) -> None:
     settings = Settings(engine="llamacpp", llm_model=str(instruct_model), llm_max_tokens=96)
     service: QAService = build_service(settings, embeddings)
-    service.ingest(progress=False)
+    service.library.ingest(progress=False)
     answer = service.ask("when did EU sectoral sanctions start?")
     assert_checked(answer)
     assert not answer.ungrounded and any("25 June" in c.quote for c in answer.citations)
@@ -256,7 +256,7 @@ def test_qa_eval_judges_generated_answers_through_a_real_local_server(
 
     from click.testing import CliRunner
 
-    from qa.cli import main
+    from qa.interfaces.cli import main
 
     monkeypatch.setenv("QA_TOP_K", "2")  # short judge prompts: this is a 2-core machine
     runner = CliRunner()

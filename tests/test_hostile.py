@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa.cli import main
-from qa.errors import BackendError
+from qa.core.errors import BackendError
+from qa.core.settings import Settings
 from qa.evaluation.datasets import load_squad
-from qa.formats import EXTRACTORS
+from qa.index.store import embedder_name, indexed_embedder
+from qa.ingest.formats import EXTRACTORS
+from qa.interfaces.cli import main
 from qa.service import QAService
-from qa.settings import Settings
-from qa.store import embedder_name, indexed_embedder
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_links_out_of_the_corpus_and_undecodable_names_are_skipped(
     odd = os.path.join(os.fsencode(seed_corpus), b"caf\xe9.txt")
     with open(odd, "wb") as handle:
         handle.write(b"Cafe notes.\n")
-    report = service.ingest(progress=False)
+    report = service.library.ingest(progress=False)
     reasons = skipped(report)
     assert reasons["passwd.txt"] == "it is a symbolic link to a file outside the corpus folder"
     assert [r for r in reasons.values() if "name is not valid UTF-8" in r]
@@ -54,7 +54,7 @@ def test_a_file_unreadable_during_an_ingest_keeps_its_chunks(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setitem(EXTRACTORS, ".md", unreadable)
-    report = indexed.ingest(progress=False)
+    report = indexed.library.ingest(progress=False)
     assert report.deleted == 0 and report.unchanged == before
     assert "its earlier chunks, if any, are kept" in next(iter(skipped(report).values()))
     monkeypatch.setitem(EXTRACTORS, ".md", real)
@@ -67,9 +67,9 @@ def test_an_interrupted_first_ingest_has_recorded_its_embedder(
     def fail(*args, **kwargs):
         raise RuntimeError("database or disk is full")
 
-    monkeypatch.setattr("qa.indexing.index", fail)
+    monkeypatch.setattr("qa.ingest.pipeline.index", fail)
     with pytest.raises(BackendError, match="database or disk is full.*resumes"):
-        service.ingest(progress=False)
+        service.library.ingest(progress=False)
     assert indexed_embedder(service.settings) == embedder_name(service.embeddings)
 
 
@@ -96,7 +96,7 @@ def test_parsers_cannot_blow_up_or_stall_an_ingest(
     settings = Settings()
     report = QAService(settings).__class__(settings)
     report.embeddings = service.embeddings
-    result = report.ingest(progress=False)
+    result = report.library.ingest(progress=False)
     reasons = skipped(result)
     assert re.match(r"it unpacks to \d MB, over the 1 MB limit", reasons["bomb.docx"])
     assert "<!--" not in report.store.lexical.documents_of(["comment.html"])[0].page_content
@@ -104,7 +104,7 @@ def test_parsers_cannot_blow_up_or_stall_an_ingest(
     monkeypatch.setenv("QA_EXTRACT_TIMEOUT", "0.01")  # less than a worker takes to start
     slow = QAService(Settings())
     slow.embeddings = service.embeddings
-    result = slow.ingest(progress=False)
+    result = slow.library.ingest(progress=False)
     assert skipped(result)["comment.html"] == "reading it took over 0.01 s (QA_EXTRACT_TIMEOUT)"
 
 
@@ -200,8 +200,8 @@ def test_answers_come_from_an_index_on_a_read_only_volume(
 def test_a_damaged_cached_embedding_model_is_built_again(embeddings, tmp_path: Path) -> None:
     import shutil
 
-    from qa.embeddings import load_embeddings
-    from qa.settings import default_cache_dir
+    from qa.core.settings import default_cache_dir
+    from qa.models.embedder import load_embeddings
 
     cache = tmp_path / "cache"
     prepared = default_cache_dir() / embeddings.name  # the conftest model's prepared copy

@@ -12,7 +12,7 @@ from qa.answering.calibration import PARAMS, Scorer, load_scorers
 from qa.answering.extractive import CITED_FEATURES, QUESTION_FEATURES
 from qa.answering.sentences import SENTENCE_FEATURES, question_type
 from qa.answering.spans import SPAN_FEATURES, span_kinds
-from qa.cli import main
+from qa.interfaces.cli import main
 
 from .conftest import ROOT
 

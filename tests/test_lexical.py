@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from qa import lexical
-from qa.lexical import LexicalIndex, uncommon
+from qa.index import lexical
+from qa.index.lexical import uncommon
+from qa.index.sqlite import LexicalIndex
 
 TEXTS = {
     "a": "Harbour cranes unload copper at the river port in winter.",

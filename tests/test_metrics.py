@@ -98,9 +98,9 @@ def test_aggregate_refusal_precision_and_recall() -> None:
 
 
 def test_generated_answer_metrics_hand_worked() -> None:
+    from qa.core.schema import Answer, Citation
     from qa.evaluation.datasets import EvalQuestion
     from qa.evaluation.runs import score
-    from qa.schema import Answer, Citation
 
     cite = Citation(1, "a.md", "A", 0, 7, "25 June")
     asked = EvalQuestion(id="q", question="When?", answers=["25 June"])

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa.cli import main
-from qa.probe import FAULT_ENV, probe, verdict_path
+from qa.core.settings import Settings
+from qa.generation.probe import FAULT_ENV, probe, verdict_path
+from qa.interfaces.cli import main
 from qa.service import build_service
-from qa.settings import Settings
 
 from .conftest import free_port, local_server
 
@@ -48,7 +48,7 @@ def test_the_bundled_model_passes_the_probe_on_this_machine(tmp_path: Path) -> N
 def test_a_crash_is_caught_cached_and_named(crashing: Path, monkeypatch) -> None:
     model = bundled_model_path()
     assert probe(model, crashing) == "llama.cpp crashed (SIGSEGV) at a test generation"
-    monkeypatch.setattr("qa.probe._run_child", lambda *args: pytest.fail("probed twice"))
+    monkeypatch.setattr("qa.generation.probe._run_child", lambda *args: pytest.fail("probed twice"))
     assert "SIGSEGV" in probe(model, crashing)  # the cached verdict
     monkeypatch.delenv(FAULT_ENV)
     assert verdict_path(model, crashing) != verdict_path(model, crashing.parent / "other")
@@ -65,7 +65,7 @@ def test_the_default_engine_never_runs_llama_cpp(
     crashing: Path, embeddings, seed_corpus: Path, capsys: pytest.CaptureFixture
 ) -> None:
     service = build_service(Settings(), embeddings)
-    service.ingest(progress=False)
+    service.library.ingest(progress=False)
     answer = service.ask(QUESTION)
     assert not answer.refused and "25 June" in answer.citations[0].quote
     citation = answer.citations[0]

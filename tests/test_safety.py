@@ -16,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 from langchain_core.documents import Document
 
-from qa.cli import main
-from qa.errors import IndexBusyError, InputError, SourceUnavailable, StaleIndexError
+from qa.core.errors import IndexBusyError, InputError, SourceUnavailable, StaleIndexError
+from qa.core.settings import Settings, default_cache_dir
 from qa.evaluation.datasets import load_questions, load_squad
 from qa.evaluation.feedback import record_vote, retract_vote
-from qa.indexing import ingest_lock
-from qa.lexical import LexicalIndex
+from qa.index.sqlite import LexicalIndex
+from qa.ingest.pipeline import ingest_lock
+from qa.interfaces.cli import main
 from qa.service import QAService
-from qa.settings import Settings, default_cache_dir
 
 from .conftest import ROOT
 
@@ -40,17 +40,17 @@ def test_a_pdf_with_broken_characters_is_indexed_and_stops_no_other_file(
     # a Word export with Gothic text: pypdf reads it as lone surrogates, which no encoder takes
     for name in ("testPDFVarious.pdf", "testPDF.pdf", "testWORD.docx", "testOCR.pdf"):
         shutil.copy(DOCUMENTS / name, seed_corpus / name)
-    report = service.ingest(progress=False)
+    report = service.library.ingest(progress=False)
     assert report.files == 4  # the seed, the two PDFs with text, the Word file
     assert [Path(s.path).name for s in report.skipped] == ["testOCR.pdf"]  # a scan: no text
     [note] = report.notes
     assert Path(note.path).name == "testPDFVarious.pdf" and "replaced by \ufffd" in note.reason
     assert "1 with a note" in report.summary()
-    titles = {d["source"] for d in service.documents()}
+    titles = {d["source"] for d in service.library.documents()}
     assert "testPDFVarious.pdf" in titles
     answer = service.ask(QUESTION)
     assert "25 June" in answer.citations[0].quote
-    _, text = service.document_text("testPDFVarious.pdf")
+    _, text = service.library.document_text("testPDFVarious.pdf")
     assert "\ufffd" in text and text.encode("utf-8")  # stored and shown as valid text
 
 
@@ -60,9 +60,9 @@ def test_a_file_that_cannot_be_chunked_or_embedded_is_skipped_and_retried_later(
     (seed_corpus / "poison.md").write_text("# Poison\n\nThe poisoned well is east of town.\n")
     (seed_corpus / "knot.md").write_text("# Knot\n\nA knot that no splitter can cut.\n")
     real = service.embeddings.embed_documents
-    import qa.indexing
+    import qa.ingest.pipeline
 
-    chunk_document = qa.indexing.chunk_document
+    chunk_document = qa.ingest.pipeline.chunk_document
 
     def embed(texts: list[str]) -> list[list[float]]:
         if any("poisoned" in text for text in texts):
@@ -75,23 +75,23 @@ def test_a_file_that_cannot_be_chunked_or_embedded_is_skipped_and_retried_later(
         return chunk_document(document, splitter)
 
     monkeypatch.setattr(service.embeddings, "embed_documents", embed)
-    monkeypatch.setattr(qa.indexing, "chunk_document", chunk)
-    report = service.ingest(progress=False)
+    monkeypatch.setattr(qa.ingest.pipeline, "chunk_document", chunk)
+    report = service.library.ingest(progress=False)
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     assert reasons["poison.md"].startswith("it could not be embedded or written (RuntimeError")
     assert reasons["knot.md"].startswith("it could not be split into chunks (ValueError")
     assert report.files == 1 and "25 June" in service.ask(QUESTION).citations[0].quote
-    assert {d["source"] for d in service.documents()} == {SEED_NAME}
+    assert {d["source"] for d in service.library.documents()} == {SEED_NAME}
     monkeypatch.setattr(service.embeddings, "embed_documents", real)
-    monkeypatch.setattr(qa.indexing, "chunk_document", chunk_document)
-    again = service.ingest(progress=False)  # the cause fixed, both files come in
+    monkeypatch.setattr(qa.ingest.pipeline, "chunk_document", chunk_document)
+    again = service.library.ingest(progress=False)  # the cause fixed, both files come in
     assert not again.skipped and again.files == 3
     assert "east of town" in service.ask("Where is the poisoned well?").citations[0].quote
 
 
 def versions(service: QAService, name: str) -> list[str]:
     """Every version of `name` kept: in the trash, then the corpus's."""
-    kept = sorted(p.read_text() for p in service.trash_dir.glob(f"*-{name}"))
+    kept = sorted(p.read_text() for p in service.library.trash_dir.glob(f"*-{name}"))
     return [*kept, (service.settings.corpus_dir / name).read_text()]
 
 
@@ -106,7 +106,7 @@ def test_no_version_is_lost_when_the_same_name_is_replaced_within_a_second(
         folder.mkdir()
         (folder / "gnu.txt").write_text(f"The gnu, version {n}.\n")
         uploads.append(folder / "gnu.txt")
-    placed, rejected, _ = indexed.add_files(uploads)  # one upload, two files of one name
+    placed, rejected, _ = indexed.library.add_files(uploads)  # one upload, two files of one name
     assert [u.status for u in placed] == ["replaced", "replaced"] and not rejected
     assert sorted(versions(indexed, "gnu.txt")) == [f"The gnu, version {n}.\n" for n in (0, 1, 2)]
     assert (corpus / "gnu.txt").read_text() == "The gnu, version 2.\n"
@@ -123,7 +123,7 @@ def test_concurrent_uploads_of_one_name_all_land_and_every_version_is_kept(
         folder.mkdir()
         (folder / "zebra.txt").write_text(texts[n])
         try:
-            indexed.add_files([folder / "zebra.txt"])
+            indexed.library.add_files([folder / "zebra.txt"])
         except Exception as exc:  # noqa: BLE001 (collected and asserted)
             errors.append(exc)
 
@@ -135,14 +135,14 @@ def test_concurrent_uploads_of_one_name_all_land_and_every_version_is_kept(
     assert not errors  # each waited for the one before, none was turned away half-done
     assert sorted(versions(indexed, "zebra.txt")) == sorted(texts)
     final = (indexed.settings.corpus_dir / "zebra.txt").read_text()
-    indexed_text = indexed.document_text("zebra.txt")[1]
+    indexed_text = indexed.library.document_text("zebra.txt")[1]
     assert indexed_text == final  # the index holds the version the corpus holds
 
 
 def test_an_upload_while_another_ingest_writes_changes_nothing(
     indexed: QAService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("qa.service.UPLOAD_WAIT", 0.5)
+    monkeypatch.setattr("qa.library.UPLOAD_WAIT", 0.5)
     corpus = indexed.settings.corpus_dir
     before = {p.name: p.read_bytes() for p in corpus.iterdir()}
     upload = tmp_path / "up" / SEED_NAME
@@ -151,13 +151,13 @@ def test_an_upload_while_another_ingest_writes_changes_nothing(
     other = ingest_lock(indexed.settings)  # as another `qa ingest` holds it
     try:
         with pytest.raises(IndexBusyError, match="another `qa ingest` is writing"):
-            indexed.add_files([upload])
+            indexed.library.add_files([upload])
         with pytest.raises(IndexBusyError):
-            indexed.delete_document(SEED_NAME)
+            indexed.library.delete_document(SEED_NAME)
     finally:
         other.release()
     assert {p.name: p.read_bytes() for p in corpus.iterdir()} == before
-    assert not indexed.trash_dir.exists() or not any(indexed.trash_dir.iterdir())
+    assert not indexed.library.trash_dir.exists() or not any(indexed.library.trash_dir.iterdir())
 
 
 def test_votes_with_unicode_line_separators_keep_the_question_set_readable(
@@ -187,13 +187,13 @@ def test_a_link_planted_after_indexing_is_never_read(indexed: QAService, tmp_pat
     (corpus / SEED_NAME).unlink()
     (corpus / SEED_NAME).symlink_to(secret)
     with pytest.raises(SourceUnavailable, match="leads outside the corpus folder"):
-        indexed.document_text(SEED_NAME)
+        indexed.library.document_text(SEED_NAME)
     with pytest.raises(SourceUnavailable, match="leads outside the corpus folder"):
         indexed.ask(QUESTION)
     (corpus / SEED_NAME).unlink()
     (corpus / SEED_NAME).write_bytes(b"x" * (indexed.settings.max_file_bytes + 1))
     with pytest.raises(SourceUnavailable, match="over the 50 MB limit"):
-        indexed.document_text(SEED_NAME)
+        indexed.library.document_text(SEED_NAME)
 
 
 def test_a_folder_replaced_by_a_link_after_indexing_is_never_read(
@@ -201,27 +201,27 @@ def test_a_folder_replaced_by_a_link_after_indexing_is_never_read(
 ) -> None:
     (data_dirs / "notes").mkdir()
     (data_dirs / "notes" / "a.md").write_text("# Notes\n\nThe meeting is on Tuesday.\n")
-    service.ingest(progress=False)
+    service.library.ingest(progress=False)
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "a.md").write_text("# Notes\n\nThe password is swordfish.\n")
     shutil.rmtree(data_dirs / "notes")
     (data_dirs / "notes").symlink_to(outside)
     with pytest.raises(SourceUnavailable, match="leads outside the corpus folder"):
-        service.document_text("notes/a.md")
+        service.library.document_text("notes/a.md")
 
 
 def test_an_unreadable_cited_file_says_it_cannot_be_read(
     indexed: QAService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.loading
+    import qa.ingest.corpus
 
     path = indexed.settings.corpus_dir / SEED_NAME
 
     def denied(*args: object) -> str:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(qa.loading, "_extract_cached", denied)
+    monkeypatch.setattr(qa.ingest.corpus, "_extract_cached", denied)
     with pytest.raises(StaleIndexError) as caught:
         indexed.ask(QUESTION)
     assert str(caught.value) == f"{path} cannot be read (permission denied)"
@@ -306,7 +306,7 @@ def test_reads_never_see_a_lexical_index_half_written(tmp_path: Path) -> None:
     script = (
         "import random, sys, time\n"
         "from langchain_core.documents import Document\n"
-        "from qa.lexical import LexicalIndex\n"
+        "from qa.index.sqlite import LexicalIndex\n"
         "end = time.monotonic() + float(sys.argv[2])\n"
         "while time.monotonic() < end:\n"
         "    index = LexicalIndex(__import__('pathlib').Path(sys.argv[1]))\n"
@@ -489,12 +489,12 @@ def test_long_names_are_placed_and_kept_in_the_trash(indexed: QAService, tmp_pat
         folder = tmp_path / f"up{version}"
         folder.mkdir()
         (folder / name).write_text(f"# Long\n\nThe long file, version {version}.\n")
-        placed, rejected, _ = indexed.add_files([folder / name])
+        placed, rejected, _ = indexed.library.add_files([folder / name])
         assert not rejected and placed[0].status == ("added", "replaced")[version - 1]
-    [kept] = indexed.trash_dir.iterdir()
+    [kept] = indexed.library.trash_dir.iterdir()
     assert "version 1" in kept.read_text() and kept.name.endswith(".md")
-    indexed.delete_document(name)
-    assert len(list(indexed.trash_dir.iterdir())) == 2
+    indexed.library.delete_document(name)
+    assert len(list(indexed.library.trash_dir.iterdir())) == 2
 
 
 def test_an_index_folder_that_is_a_file_says_so(seed_corpus: Path, tmp_path: Path) -> None:

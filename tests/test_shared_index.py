@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from langchain_core.documents import Document
 
-from qa import lexical, postgres
-from qa.errors import BackendError
-from qa.postgres import IngestLock, PostgresIndex
-from qa.processes import postgres_server
-from qa.settings import Settings
-from qa.store import open_store, record_manager
+from benchmarks.servers import postgres_server
+from qa.core.errors import BackendError
+from qa.core.settings import Settings
+from qa.index import lexical, postgres
+from qa.index.postgres import IngestLock, PostgresIndex
+from qa.index.store import open_store, record_manager
 
 from .conftest import SEED, free_port, local_server
 from .test_crash import wait_for_progress, write_corpus
@@ -76,7 +76,7 @@ def shared_state(servers: dict, collection: str) -> tuple[list, list, list]:
         database_url=servers["QA_DATABASE_URL"],
         collection=collection,
     )
-    from qa.store import chroma_client
+    from qa.index.store import chroma_client
 
     dense = chroma_client(settings).get_collection(collection).get(include=[])["ids"]
     with psycopg.connect(servers["QA_DATABASE_URL"]) as db:
@@ -259,7 +259,7 @@ def test_full_text_search_ranks_and_keeps_in_step(
 def servers_state(servers: dict) -> dict:
     """What the servers hold: each Chroma collection's chunk count, and PostgreSQL's rows by
     collection (lexical chunks, facts) and by record namespace."""
-    from qa.store import chroma_client
+    from qa.index.store import chroma_client
 
     client = chroma_client(Settings(chroma_url=servers["QA_CHROMA_URL"]))
     state = {f"chroma {c.name}": c.count() for c in client.list_collections()}
@@ -279,8 +279,8 @@ def test_evaluation_training_and_bench_never_touch_the_shared_index(
 ) -> None:
     """Their throwaway indexes once wrote into the served collection, and `cleanup="full"`
     then deleted its chunks."""
-    from qa.answering.train import CachedEmbeddings, collect
-    from qa.bench import bench_backend
+    from benchmarks.bench import bench_backend
+    from qa.training.data import CachedEmbeddings, collect
 
     corpus = tmp_path / "corpus"
     corpus.mkdir(exist_ok=True)
@@ -347,5 +347,5 @@ def test_replicas_sharing_the_servers_share_the_session_secret(
         )
         for name in ("a", "b")
     ]
-    secrets = {build_service(settings).session_secret() for settings in replicas}
+    secrets = {build_service(settings).library.session_secret() for settings in replicas}
     assert len(secrets) == 1 and len(secrets.pop()) >= 32

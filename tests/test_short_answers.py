@@ -3,7 +3,7 @@
 import pytest
 
 from qa.answering.calibration import load_scorers
-from qa.answering.reading import Window, load_reader
+from qa.models.reader import Window, load_reader
 from qa.service import QAService
 
 SENTENCE = "The registry lists 40 ships and 7 ports, all of them in the Baltic."
@@ -103,18 +103,18 @@ def test_default_engine_shows_only_the_date_for_the_sanctions_question(indexed: 
 
 @pytest.mark.slow
 def test_sentence_engine_has_no_short_answer(embeddings, seed_corpus) -> None:
+    from qa.core.settings import Settings
     from qa.service import build_service
-    from qa.settings import Settings
 
     service = build_service(Settings(engine="sentence"), embeddings)
-    service.ingest(progress=False)
+    service.library.ingest(progress=False)
     answer = service.ask("when did EU sectoral sanctions start?")
     assert answer.short_answer is None and answer.citations
 
 
 def test_settings_variants_share_the_loaded_reader(embeddings) -> None:
+    from qa.core.settings import Settings
     from qa.service import build_service
-    from qa.settings import Settings
 
     service = build_service(Settings(), embeddings)
     reader = service.span_reader

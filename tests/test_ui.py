@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.processes import cpu_seconds
+from benchmarks.servers import cpu_seconds
 
 from .conftest import ANSWER_KEYS, ROOT, SEED, free_port, local_server
 

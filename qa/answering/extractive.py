@@ -19,7 +19,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from qa.answering.calibration import Scorer, load_scorers
-from qa.answering.reading import SpanReader, Window
+from qa.answering.quotes import quote
 from qa.answering.sentences import (
     Candidate,
     add_features,
@@ -30,11 +30,10 @@ from qa.answering.sentences import (
     unknown_names,
 )
 from qa.answering.spans import span_features
-from qa.chunking import page_at
-from qa.errors import StaleIndexError
-from qa.lexical import LexicalIndex, terms
-from qa.loading import source_text
-from qa.schema import Answer, Citation
+from qa.core.schema import Answer
+from qa.index.lexical import LexicalBackend
+from qa.models.reader import SpanReader, Window
+from qa.text.terms import terms
 
 REFUSAL = "The corpus does not contain the answer to this question."
 QUESTION_FEATURES = [
@@ -73,7 +72,7 @@ class Ranking:
 
 
 def question_features(
-    question: str, found: list[Candidate], idf: dict[str, float], lexical: LexicalIndex
+    question: str, found: list[Candidate], idf: dict[str, float], lexical: LexicalBackend
 ) -> dict[str, float]:
     """What says whether the corpus answers at all, from the best candidate (found[0])."""
     best = found[0]
@@ -102,7 +101,7 @@ def rank(
     query: str,
     passages: list[Document],
     embeddings: Embeddings,
-    lexical: LexicalIndex,
+    lexical: LexicalBackend,
     sentence_scorer: Scorer | None,
 ) -> Ranking | None:
     """Candidates with features and (given a scorer) probabilities, best first."""
@@ -159,31 +158,13 @@ def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, f
     return text, float(scorer.score([features])[0])
 
 
-def quote(sentence: Candidate, n: int, corpus_dir: Path, max_bytes: int | None = None) -> Citation:
-    """Citation number `n` of a candidate sentence, checked against its source file."""
-    meta = sentence.document.metadata
-    source = corpus_dir / meta["source"]
-    text = source_text(corpus_dir, meta["source"], max_bytes)
-    if text[sentence.start : sentence.end] != sentence.text:
-        raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
-    return Citation(
-        n=n,
-        source=str(source),
-        title=meta.get("title", ""),
-        start=sentence.start,
-        end=sentence.end,
-        quote=sentence.text,
-        page=page_at(meta, sentence.start),
-    )
-
-
 class ExtractiveAnswerer:
     """Ranks every sentence of the retrieved passages and quotes the best, or refuses."""
 
     def __init__(
         self,
         embeddings: Embeddings,
-        lexical: LexicalIndex,
+        lexical: LexicalBackend,
         corpus_dir: Path,
         reader: SpanReader,
         short_answers: bool = True,

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.documents import Document
 
-from qa.answering.reading import Reading
-from qa.chunking import split_sentences
-from qa.lexical import LexicalIndex, terms
+from qa.index.lexical import LexicalBackend
+from qa.models.reader import Reading
+from qa.text.sentences import split_sentences
+from qa.text.terms import terms
 
 MIN_SENTENCE_WORDS = 3
 ANAPHOR = re.compile(r"[\"“‘']?(It|He|She|They|This|That|These|Those|Its|His|Her|Their)\b")
@@ -144,7 +145,7 @@ def term_weights(idf: dict[str, float]) -> dict[str, float]:
     return {word: weight or rarest * 1.5 for word, weight in idf.items()}
 
 
-def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
+def unknown_names(question: str, lexical: LexicalBackend) -> list[str]:
     """Capitalised words past the first that the corpus never mentions, even misspelt."""
     words = re.findall(r"\b[A-Z][\w-]*\w", re.sub(r"['’]s\b", "", question))[1:]
     names = [word.lower() for word in words]

@@ -9,9 +9,9 @@ import re
 
 import numpy as np
 
-from qa.answering.reading import Reading
 from qa.answering.sentences import ANSWER_TYPES, MONTHS, question_type, stem
-from qa.lexical import terms
+from qa.models.reader import Reading
+from qa.text.terms import terms
 
 EDGE_PUNCTUATION = " \t\n.,;:!?\"'“”‘’()[]«»–—-"
 NUMBER_SPAN = re.compile(

@@ -14,7 +14,7 @@ mean difference (scipy.stats.bootstrap, 10,000 resamples, fixed seed).
 import json
 from pathlib import Path
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 ALPHA = 0.05
 

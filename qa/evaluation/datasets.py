@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 
 @dataclass

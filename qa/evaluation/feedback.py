@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 from qa.evaluation.datasets import json_line, json_lines
 
 

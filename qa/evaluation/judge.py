@@ -12,12 +12,12 @@ is kept raw and leaves that score unjudged; nothing is made up.
 
 import re
 
-from qa.chunking import split_sentences
+from qa.core.schema import Answer
+from qa.core.settings import Settings
 from qa.evaluation.datasets import EvalQuestion
 from qa.evaluation.metrics import strip_markers
-from qa.llms import GENERATIVE_ENGINES, chat_model, llm_errors
-from qa.schema import Answer
-from qa.settings import Settings
+from qa.generation.backends import GENERATIVE_ENGINES, chat_model, llm_errors
+from qa.text.sentences import split_sentences
 
 CORRECTNESS = (
     "You grade answers to questions. Question: {question}\n"
@@ -47,7 +47,7 @@ class Judge:
 
     def __init__(self, settings: Settings, engine: str) -> None:
         if engine not in GENERATIVE_ENGINES:
-            from qa.errors import InputError
+            from qa.core.errors import InputError
 
             raise InputError(
                 f"unknown judge '{engine}'; choose from: {', '.join(GENERATIVE_ENGINES)}"

@@ -8,7 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.errors import InputError
+from qa.core.errors import InputError
+from qa.core.schema import Answer, Passage
+from qa.core.settings import Settings
 from qa.evaluation.datasets import EvalQuestion
 from qa.evaluation.metrics import (
     contains_answer,
@@ -20,8 +22,6 @@ from qa.evaluation.metrics import (
     spans_overlap,
     strip_markers,
 )
-from qa.schema import Answer, Passage
-from qa.settings import Settings
 
 if TYPE_CHECKING:
     from qa.service import QAService
@@ -297,7 +297,7 @@ class Evaluation:
                         done += 1
                         yield engine, done, self.total
                 finally:
-                    service.close()
+                    service.library.close()
         self.finished = True
 
     def _askable(self, questions: list[EvalQuestion]) -> list[EvalQuestion]:
@@ -317,13 +317,13 @@ class Evaluation:
         """Index the service's corpus in a thread, reporting progress; stopped if closed."""
         import threading
 
-        from qa.indexing import IngestControl
+        from qa.ingest.pipeline import IngestControl
 
         control, failure = IngestControl(), []
 
         def work() -> None:
             try:
-                service.ingest(progress=False, control=control)
+                service.library.ingest(progress=False, control=control)
             except BaseException as exc:  # re-raised in the iterating thread
                 failure.append(exc)
 
@@ -336,7 +336,7 @@ class Evaluation:
         finally:  # also on close: stop the ingest and wait, so the folder can be removed
             control.stop.set()
             worker.join()
-            service.close()
+            service.library.close()
         if failure:
             raise failure[0]
 

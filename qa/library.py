@@ -1,0 +1,141 @@
+"""The library: the corpus folder and its index, administered. It lists, reads, adds,
+deletes and re-indexes documents, and keeps what is replaced in the trash; `QAService`
+asks questions of the index it opens."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from qa.core.errors import BackendError, InputError, NotIndexedError, QAError
+from qa.core.settings import Settings
+from qa.index.store import HybridStore, open_existing_store, open_lexical
+from qa.ingest.corpus import SkippedFile, source_text
+from qa.ingest.formats import SUPPORTED_SUFFIXES
+from qa.ingest.pipeline import IngestControl, IngestReport, ingest, ingest_lock
+from qa.ingest.uploads import Upload, add_to_corpus, move_to_trash
+
+UPLOAD_WAIT = 60  # seconds an upload or delete waits for another ingest to end
+
+
+class Library:
+    """The corpus and its index for `settings`; the embedder and the index open on first use."""
+
+    suffixes = SUPPORTED_SUFFIXES  # the file types qa reads
+
+    def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
+        self.settings = settings
+        if embeddings is not None:
+            self.embeddings = embeddings  # share one loaded model between libraries
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        from qa.models.embedder import load_embeddings
+
+        settings = self.settings
+        return load_embeddings(
+            settings.embedding_model, settings.embedding_threads, settings.model_cache_dir
+        )
+
+    @cached_property
+    def store(self) -> HybridStore:
+        """The index, opened on first use and again after each ingest."""
+        return open_existing_store(self.settings, self.embeddings)
+
+    @property
+    def trash_dir(self) -> Path:
+        """Where replaced and deleted documents are kept (nothing a user adds is lost)."""
+        return self.settings.index_dir / "trash"
+
+    def documents(self) -> list[dict]:
+        """The indexed files, with title, chunk count and time of indexing."""
+        try:
+            return self.store.lexical.sources()
+        except NotIndexedError:
+            return []
+
+    def session_secret(self) -> str:
+        """QA_SESSION_SECRET, else a random secret kept with the index, the same for every
+        process that shares the index (a read-only one without it: this process's own)."""
+        if self.settings.session_secret.get_secret_value():
+            return self.settings.session_secret.get_secret_value()
+        made = secrets.token_urlsafe(32)
+        try:
+            lexical = open_lexical(self.settings)
+        except QAError:
+            return made
+        try:
+            return lexical.first_fact("session-secret", made)
+        except OSError:  # a read-only index folder
+            return made
+        finally:
+            lexical.close()
+
+    def add_files(self, paths: list[Path]) -> tuple[list[Upload], list[SkippedFile], IngestReport]:
+        """Place files in the corpus and index them; files qa cannot read never enter it.
+
+        The ingest lock is taken first (waiting up to UPLOAD_WAIT seconds for another ingest),
+        so an upload either changes the corpus and the index, or nothing."""
+        settings = self.settings
+        lock = ingest_lock(settings, UPLOAD_WAIT)
+        try:
+            uploads, rejected = add_to_corpus(
+                paths,
+                settings.corpus_dir,
+                self.trash_dir,
+                settings.max_file_bytes,
+                settings.extract_timeout,
+            )
+            changed = any(upload.status != "unchanged" for upload in uploads)
+            report = self.ingest(progress=True, locked=True) if changed else IngestReport()
+        finally:
+            lock.release()
+        return uploads, rejected, report
+
+    def delete_document(self, source: str) -> IngestReport:
+        """Move an indexed file to the trash and remove its chunks, as `qa ingest` would."""
+        if source not in {d["source"] for d in self.documents()}:
+            raise InputError(f"not an indexed document: {source}")
+        lock = ingest_lock(self.settings, UPLOAD_WAIT)
+        try:
+            path = self.settings.corpus_dir / source
+            try:
+                if path.is_file() and not path.is_symlink():
+                    move_to_trash(path, self.trash_dir)
+                elif path.exists() or path.is_symlink():
+                    path.unlink()
+            except OSError as exc:
+                reason = (exc.strerror or str(exc)).lower()
+                raise BackendError(f"{source} could not be moved to the trash ({reason})") from None
+            return self.ingest(progress=False, allow_empty=True, locked=True)
+        finally:
+            lock.release()
+
+    def document_text(self, source: str) -> tuple[str, str]:
+        """An indexed document's title and text, as its citations' offsets count it."""
+        titles = {d["source"]: d["title"] for d in self.documents()}
+        if source not in titles:
+            raise InputError(f"not an indexed document: {source}")
+        settings = self.settings
+        return titles[source], source_text(settings.corpus_dir, source, settings.max_file_bytes)
+
+    def ingest(
+        self,
+        progress: bool | None = None,
+        allow_empty: bool = False,
+        locked: bool = False,
+        control: IngestControl | None = None,
+    ) -> IngestReport:
+        """Bring the index in step with the corpus folder; `locked`: the caller holds the
+        ingest lock; `control` lets another thread follow and stop it."""
+        report = ingest(self.settings, self.embeddings, progress, allow_empty, control, locked)
+        self.__dict__.pop("store", None)  # reopen on next ask (questions under way go on)
+        return report
+
+    def close(self) -> None:
+        """Close the opened index (a throwaway one, done with); the next question opens it
+        again."""
+        store = self.__dict__.pop("store", None)
+        if store is not None:
+            store.close()

@@ -1,0 +1,123 @@
+"""Learn the answering step from SQuAD 2.0 training articles: `qa train`.
+
+The articles are split in two halves by title. The span reader (`qa.answering.finetune`) is
+fine-tuned on the first; the scorers learn from the second, so they see the reader as it
+behaves on text and questions it was not trained on. Each scorer is a logistic regression
+calibrated by isotonic regression on out-of-fold scores (folds by article, so a score is
+never judged on its own article):
+- sentence: P(a candidate sentence holds a gold answer), from `SENTENCE_FEATURES`;
+- cited: the same for the `READ_TOP` best once the reader has read them (`CITED_FEATURES`);
+- answerable: P(the corpus answers the question), from `QUESTION_FEATURES`. Negatives are
+  SQuAD 2.0's unanswerable questions and questions about the first half's articles, which
+  are not indexed;
+- span: P(the reader's span of the cited sentence is right), from `SPAN_FEATURES`.
+The thresholds are chosen on the same out-of-fold scores: refuse at most `MAX_FALSE_REFUSALS`
+of answerable questions; show a short answer where precision reaches `SPAN_PRECISION`.
+Nothing here reads an evaluation set.
+"""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qa.answering.extractive import Ranking, rank
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.evaluation.datasets import ArticleNames
+from qa.index.lexical import LexicalBackend
+
+OFF_CORPUS = 1200
+
+
+@dataclass
+class Example:
+    """One training question as the pipeline saw it."""
+
+    article: str
+    question: str
+    answers: list[str]
+    in_corpus: bool
+    ranking: Ranking | None = None
+    lexical: LexicalBackend | None = None  # the lexical index of the fold it was asked in
+
+
+class CachedEmbeddings:
+    """The real embedder, remembering each text: training sees the same sentences often."""
+
+    def __init__(self, embeddings) -> None:
+        self.embeddings, self.cache = embeddings, {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
+            self.cache[text] = vector
+        return [self.cache[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embeddings.embed_query(text)
+
+
+def load_articles(path: Path) -> list[dict]:
+    """SQuAD 2.0 articles (`data[]`), checked for the fields training reads."""
+    try:
+        articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+        for article in articles:
+            for paragraph in article["paragraphs"]:
+                paragraph["context"], paragraph["qas"]  # noqa: B018  (present)
+    except (OSError, UnicodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path} is not a SQuAD 2.0 training file ({exc})") from None
+    return articles
+
+
+def halves(articles: list[dict]) -> tuple[set[str], set[str]]:
+    """The titles the reader learns from, and the titles the scorers learn from."""
+    titles = sorted(a["title"] for a in articles)
+    return set(titles[0::2]), set(titles[1::2])
+
+
+def reader_articles(articles: list[dict]) -> list[dict]:
+    """The articles the span reader is fine-tuned on; the scorers never see its answers."""
+    return [a for a in articles if a["title"] in halves(articles)[0]]
+
+
+def collect(
+    settings: Settings, articles: list[dict], embeddings, folder: Path, progress: bool
+) -> list[Example]:
+    """Index the second half's articles; ask their questions and some of the first half's."""
+    from qa.service import build_service
+
+    indexed = halves(articles)[1]
+    rng = random.Random(7)
+    # a throwaway index of its own, never the one `settings` serves
+    temporary = settings.scratch(folder).model_copy(update={"engine": "sentence"})
+    corpus = temporary.corpus_dir
+    corpus.mkdir()
+    asked, names = [], ArticleNames()  # one stem per article
+    for article in articles:
+        name = names(article["title"])
+        inside = article["title"] in indexed
+        for index, paragraph in enumerate(article["paragraphs"]):
+            if inside:
+                path = corpus / f"{name}-{index:03d}.txt"
+                path.write_text(paragraph["context"], encoding="utf-8")
+            for qa in paragraph["qas"]:
+                answers = [a["text"] for a in qa["answers"]]
+                asked.append(Example(article["title"], qa["question"], answers, inside))
+    inside = [e for e in asked if e.in_corpus]
+    others = [e for e in asked if not e.in_corpus]
+    outside = rng.sample(others, min(len(others), OFF_CORPUS))
+    service = build_service(temporary, embeddings.embeddings)
+    service.library.ingest(progress)
+    retriever, lexical = service.retriever, service.store.lexical
+    examples = []
+    for example in tqdm(inside + outside, desc="retrieve", disable=not progress):
+        passages = retriever.invoke(example.question)
+        example.ranking = rank(
+            example.question, example.question, passages, embeddings, lexical, None
+        )
+        example.lexical = lexical
+        examples.append(example)
+    return [e for e in examples if e.ranking is not None]

@@ -1,5 +1,0 @@
-"""The Gradio chat UI: a thin face over the service, split by tab."""
-
-from qa.ui.app import build_ui, serve
-
-__all__ = ["build_ui", "serve"]
