@@ -10,14 +10,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV := $(VENV)/.installed-dev
+LLAMACPP := $(VENV)/.installed-llamacpp
+TEST_LLAMACPP := $(VENV)/.installed-test-llamacpp
 TORCH := 2.13.0
 
-.PHONY: run test setup chromium postgres instruct-model lint clean
+.PHONY: run test check setup llamacpp chromium postgres instruct-model lint clean
 
+# qa on its defaults: compiles nothing (llama-cpp-python is the llamacpp engine's, `make llamacpp`).
 run: $(STAMP)
 	$(BIN)/qa serve
 
-test: $(STAMP) chromium postgres instruct-model
+# Every tier, the import layers and the types: what CI runs.
+test: $(DEV) $(TEST_LLAMACPP) chromium postgres instruct-model
+	$(BIN)/ruff check qa tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m ""
+
+# A developer's loop: the import layers and the unit tier (seconds; `pytest` alone does the same).
+check: $(DEV)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The generative tests and evaluations use a real instruction-tuned model that qa never needs
@@ -38,25 +51,38 @@ postgres:
 
 setup: $(STAMP)
 
-# torch first and pinned: the CPU build, not the multi-GB CUDA one. llama-cpp-python is
-# built for this CPU without AMX kernels (scripts/install-llama-cpp says why), once per machine.
-$(STAMP): pyproject.toml scripts/install-llama-cpp scripts/llama-cpp-minimal.cmake scripts/requirements
-	@echo "qa setup 1/4: virtual environment in $(VENV)"
+# The llamacpp engine (QA_LLM=llamacpp): llama-cpp-python built for this CPU without AMX
+# kernels (scripts/install-llama-cpp says why), about 2 minutes once per machine.
+llamacpp: $(LLAMACPP)
+
+# torch first and pinned: the CPU build, not the multi-GB CUDA one.
+$(STAMP): pyproject.toml
+	@echo "qa setup 1/3: virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	@echo "qa setup 2/4: PyTorch $(TORCH) (CPU build)"
+	@echo "qa setup 2/3: PyTorch $(TORCH) (CPU build)"
 	$(BIN)/pip install --quiet torch==$(TORCH)
-	@echo "qa setup 3/4: llama-cpp-python compiles while qa's other libraries install"
-	scripts/install-llama-cpp $(BIN)/pip --build-only & build=$$!; \
-	$(BIN)/python scripts/requirements | $(BIN)/pip install --quiet -r /dev/stdin; deps=$$?; \
-	wait $$build && test $$deps -eq 0
-	@echo "qa setup 4/4: qa"
-	scripts/install-llama-cpp $(BIN)/pip
+	@echo "qa setup 3/3: qa and its libraries"
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV): $(STAMP)
+	@echo "qa setup: the test tools"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-lint: $(STAMP)
-	$(BIN)/ruff check qa tests
+$(LLAMACPP): $(STAMP) scripts/install-llama-cpp scripts/llama-cpp-minimal.cmake
+	@echo "qa setup: llama-cpp-python, built for this CPU (once per machine, about 2 minutes)"
+	scripts/install-llama-cpp $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[llamacpp]'
+	touch $@
+
+$(TEST_LLAMACPP): $(LLAMACPP)
+	$(BIN)/pip install --quiet -e '.[test-llamacpp]'
+	touch $@
+
+lint: $(DEV)
+	$(BIN)/ruff check qa tests benchmarks
 
 clean:
 	rm -rf $(VENV) .qa-index

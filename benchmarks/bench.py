@@ -182,7 +182,10 @@ def bench_retrieval(service: QAService, size: int, words: Words, queries: int = 
             for i, t in enumerate(texts)
         ]
         store.dense._collection.upsert(
-            ids=ids, embeddings=vectors, documents=texts, metadatas=metas
+            ids=ids,
+            embeddings=vectors,
+            documents=texts,
+            metadatas=metas,  # type: ignore[arg-type]
         )
         store.lexical.upsert(
             ids, [Document(page_content=t, metadata=m) for t, m in zip(texts, metas, strict=True)]
@@ -202,7 +205,8 @@ def time_searches(service: QAService, words: Words, queries: int = 40) -> dict:
     costs about the slower one plus fusion. Each search gets questions of its own, so none
     finds the pages of another's question already in the page cache."""
     hybrid = service.retriever
-    branches = hybrid.first.steps__  # the RunnableParallel that hybrid_retriever fuses
+    # the RunnableParallel that hybrid_retriever fuses
+    branches = hybrid.first.steps__  # type: ignore[attr-defined]
     searches = {"hybrid": hybrid, "dense": branches["dense"], "lexical": branches["lexical"]}
     samples: dict[str, list[float]] = {name: [] for name in searches}
     for search in searches.values():

@@ -2,9 +2,38 @@
 
 import socket
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+
+class NotYet(Exception):
+    """A server is still starting."""
+
+
+def wait_until(
+    ready: Callable[[], bool], server: subprocess.Popen, seconds: float, what: str
+) -> None:
+    """Ask `ready()` every 0.2 s until it is true; a server that exits, or is not ready within
+    `seconds`, is a RuntimeError naming `what`."""
+
+    def check() -> None:
+        if ready():
+            return
+        if server.poll() is not None:
+            raise RuntimeError(f"{what} did not start (exit code {server.poll()})")
+        raise NotYet
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(NotYet), stop=stop_after_delay(seconds), wait=wait_fixed(0.2)
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                check()
+    except RetryError:
+        raise RuntimeError(f"{what} did not start within {seconds:g} s") from None
 
 
 def free_port() -> int:
@@ -24,17 +53,15 @@ def local_server(
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+    def answers() -> bool:
+        try:
+            return httpx.get(ready_url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} did not start (exit code {server.poll()})")
-            time.sleep(0.5)
+        wait_until(answers, server, 120, command[0])
         yield server
     finally:
         server.terminate()
@@ -87,17 +114,16 @@ def postgres_server(port: int | None = None) -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
+
+        def listens() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"postgres did not start (exit code {server.poll()})")
-                time.sleep(0.2)
+            wait_until(listens, server, 60, "postgres")
             url = f"postgresql://qa@127.0.0.1:{port}/postgres"
             _wait_for_postgres(url)
             yield url
@@ -116,16 +142,15 @@ def _wait_for_postgres(url: str) -> None:
     """Until the server accepts a query (it listens a moment before it is ready)."""
     import psycopg
 
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as db:
-                db.execute("SELECT 1")
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    retrying = Retrying(
+        retry=retry_if_exception_type(psycopg.OperationalError),
+        stop=stop_after_delay(60),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt, psycopg.connect(url, connect_timeout=2) as db:
+            db.execute("SELECT 1")
 
 
 def ui_event(url: str, elem_id: str, data: list, trigger: str = "click") -> dict:
@@ -178,7 +203,9 @@ def rss_mb(pid: int) -> float:
     from pathlib import Path
 
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    found = re.search(r"VmRSS:\s+(\d+)", status)
+    assert found is not None, f"no VmRSS for process {pid}"
+    return int(found.group(1)) / 1024
 
 
 def cpu_seconds(pid: int) -> float:

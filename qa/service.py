@@ -127,6 +127,7 @@ class QAService:
         """Answer `question`; `history` holds the earlier user turns of the conversation, and
         `sources` the indexed files to search (None: all)."""
         *_, answer = self.stream(question, history, sources)
+        assert isinstance(answer, Answer)  # the last event always is
         return answer
 
     def stream(
@@ -172,8 +173,10 @@ class QAService:
 
     def condense(self, question: str, history: list[str]) -> str | None:
         """The follow-up rewritten as a standalone question by the language model."""
+        model = self.chat_model
+        assert model is not None  # only a generative engine condenses
         with llm_errors(self.settings):
-            standalone = condense_chain(self.chat_model).invoke(
+            standalone = condense_chain(model).invoke(
                 {"history": "\n".join(history), "question": question}
             )
         standalone = standalone.strip().splitlines()[0].strip() if standalone.strip() else ""

@@ -77,3 +77,24 @@ def indexed(service: QAService, seed_corpus: Path) -> QAService:
     """A service whose index holds the seed article."""
     service.library.ingest(progress=False)
     return service
+
+
+# Test tiers. `pytest` alone runs the unit tests (seconds); `make test` runs every tier.
+# A test's tier follows from the fixtures it uses, so a new test is placed without a mark.
+TIERS = {
+    "models": {"embeddings", "service", "indexed", "reader"},  # the real bundled models
+    "servers": {"servers", "server", "app", "llm_server"},  # PostgreSQL, chroma run, qa serve
+    "browser": {"browser", "page"},  # headless Chromium
+    "llm": {"instruct_model", "llm_server", "crashing"},  # llama.cpp and the instruct model
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers its fixtures need; any of them also makes it `slow`."""
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        tiers = [tier for tier, fixtures in TIERS.items() if needs & fixtures]
+        for tier in tiers:
+            item.add_marker(tier)
+        if tiers:
+            item.add_marker("slow")

@@ -200,13 +200,19 @@ def browser():
 
 def idle_after(pid: int, seconds: float = 60) -> float:
     """Seconds until the process uses under a tenth of a core for a whole second."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
+    from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay
+
+    def busy() -> bool:
         before = cpu_seconds(pid)
         time.sleep(1)
-        if cpu_seconds(pid) - before < 0.1:
-            return time.monotonic() - started
-    raise AssertionError(f"still busy {seconds} s after Stop")
+        return cpu_seconds(pid) - before >= 0.1
+
+    started = time.monotonic()
+    try:
+        Retrying(retry=retry_if_result(bool), stop=stop_after_delay(seconds))(busy)
+    except RetryError:
+        raise AssertionError(f"still busy {seconds} s after Stop") from None
+    return time.monotonic() - started
 
 
 def test_stop_ends_a_squad_evaluation_while_it_is_still_indexing(server: dict, browser) -> None:

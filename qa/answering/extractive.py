@@ -151,6 +151,7 @@ def add_reading_features(ranking: Ranking) -> None:
 
 def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, float] | None:
     """The reader's span of the cited sentence and its probability of being right."""
+    assert best.reading is not None  # the reader has read the best sentence
     found = span_features(question, best.text, best.reading, best.features, best.probability)
     if found is None:
         return None

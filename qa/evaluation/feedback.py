@@ -30,8 +30,9 @@ def record_vote(
         gold = [] if answer.get("refused") else [_given(answer)]
     else:
         gold = [correction] if correction else []
+    vote_id = vote_id or f"vote-{uuid.uuid4().hex[:12]}"
     entry = {
-        "id": vote_id or f"vote-{uuid.uuid4().hex[:12]}",
+        "id": vote_id,
         "question": question,
         "answers": gold,
         **({"unanswerable": True} if liked and answer.get("refused") else {}),
@@ -42,8 +43,8 @@ def record_vote(
         },
         "voted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _rewrite(path, entry["id"], entry)
-    return entry["id"]
+    _rewrite(path, vote_id, entry)
+    return vote_id
 
 
 def retract_vote(path: Path, vote_id: str) -> None:

@@ -66,7 +66,7 @@ def short_answer_right(short: str, golds: Sequence[str]) -> bool:
     return bool(contains_answer(short, golds)) or f1_score(short, golds) >= 0.5
 
 
-def reciprocal_rank(hits: Sequence[bool]) -> float:
+def reciprocal_rank(hits: Sequence[bool | None]) -> float:
     """1/rank of the first hit, 0 if none."""
     return next((1.0 / (i + 1) for i, hit in enumerate(hits) if hit), 0.0)
 

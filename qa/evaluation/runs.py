@@ -2,7 +2,7 @@
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
@@ -138,8 +138,8 @@ def _supports(quote: str, source: str, start: int, end: int, question: EvalQuest
 
 def judged(records: list[dict], key: str) -> float | None:
     """The mean of a judged score over the records a judge scored; None: not judged."""
-    scores = [(r.get("judge") or {}).get(key) for r in records]
-    scores = [score for score in scores if score is not None]
+    given = [(r.get("judge") or {}).get(key) for r in records]
+    scores = [score for score in given if score is not None]
     return round(sum(scores) / len(scores), 4) if scores else None
 
 
@@ -260,7 +260,7 @@ class Evaluation:
         self.total = 0
         self.finished = False
 
-    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+    def __iter__(self) -> Generator[tuple[str, int, int], None, None]:
         """(engine, questions done, questions of the run) after each answered question; while
         a SQuAD file's paragraphs are indexed, (INDEXING, chunks done, chunks) now and then.
 

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
@@ -11,10 +12,14 @@ from qa.core.errors import BackendError
 from qa.core.settings import Settings
 from qa.generation.probe import silence_llama_log
 
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
+
 GENERATIVE_ENGINES = ("llamacpp", "ollama", "openai")
 STOP = ["\nQuestion:", "</document>"]  # a model may echo the prompt's shape
 INSTALL_HINT = {
-    "llamacpp": "pip install langchain-community llama-cpp-python",
+    # llama-cpp-python is built for the CPU (no AMX kernels): scripts/install-llama-cpp
+    "llamacpp": "`make llamacpp` in qa's folder (builds llama-cpp-python for this CPU)",
     "ollama": "pip install langchain-ollama",
     "openai": "pip install langchain-openai",
 }
@@ -32,6 +37,7 @@ def chat_model(settings: Settings) -> BaseChatModel:
 
 
 def _llamacpp(settings: Settings) -> BaseChatModel:
+    import llama_cpp  # noqa: F401  (an optional extra: missing, chat_model says how to add it)
     from langchain_community.chat_models import ChatLlamaCpp
 
     from qa.generation.probe import probe
@@ -115,12 +121,15 @@ def constrained(model: BaseChatModel, engine: str, schema: dict) -> Runnable:
     response_format = {"type": "json_object", "schema": schema}
     if engine == "openai":  # in the request body, so that langchain-openai streams as usual
         return model.bind(
-            extra_body={**(model.extra_body or {}), "response_format": response_format}
+            extra_body={
+                **(getattr(model, "extra_body", None) or {}),
+                "response_format": response_format,
+            }
         )
     return model.bind(response_format=response_format)
 
 
-def check_openai_model(model: BaseChatModel, settings: Settings) -> None:
+def check_openai_model(model: "ChatOpenAI", settings: Settings) -> None:
     """Fail early, naming QA_LLM_MODEL, when the server lists models and ours is not one."""
     with llm_errors(settings):
         served = [m.id for m in model.root_client.models.list()]

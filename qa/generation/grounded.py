@@ -154,9 +154,9 @@ class Reply:
             return cls(text, [], "")
         numbers = data.get("sentences")
         return cls(
-            data.get("answer") if isinstance(data.get("answer"), str) else "",
+            answer if isinstance(answer := data.get("answer"), str) else "",
             [n for n in numbers if isinstance(n, int)] if isinstance(numbers, list) else [],
-            data.get("short_answer") if isinstance(data.get("short_answer"), str) else "",
+            short if isinstance(short := data.get("short_answer"), str) else "",
         )
 
     @property

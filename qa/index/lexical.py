@@ -42,7 +42,8 @@ def uncommon(counts: dict[str, float]) -> list[str]:
     does. Where the terms' rows add up to MATCH_BUDGET or fewer (any index of that many
     chunks, for a one-term query), every term is matched, as before.
     """
-    kept, rows = [], 0.0
+    kept: list[str] = []
+    rows = 0.0
     for term, count in sorted(counts.items(), key=lambda item: (item[1], item[0])):
         if kept and rows + count > MATCH_BUDGET:
             break

@@ -4,7 +4,7 @@ import os
 from collections.abc import Iterable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -16,6 +16,9 @@ from qa.index.lexical import LexicalBackend
 from qa.index.postgres import PostgresIndex, failures, sqlalchemy_url
 from qa.index.sqlite import LexicalIndex
 
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
 
 class HybridStore(VectorStore):
     """A Chroma store whose writes and deletes also go to the lexical index.
@@ -25,7 +28,7 @@ class HybridStore(VectorStore):
     only after both, so an interrupted run is repaired by the next one.
     """
 
-    def __init__(self, dense: VectorStore, lexical: LexicalBackend) -> None:
+    def __init__(self, dense: "Chroma", lexical: LexicalBackend) -> None:
         self.dense = dense
         self.lexical = lexical
 
@@ -61,12 +64,14 @@ class HybridStore(VectorStore):
         """Release both indexes: the lexical connection, and this store's hold on Chroma's
         client (an embedded index's database stays open while any client holds it)."""
         self.lexical.close()
-        client = getattr(self.dense, "_client", None)
-        if hasattr(client, "close"):
-            client.close()
+        close = getattr(getattr(self.dense, "_client", None), "close", None)
+        if close is not None:
+            close()
 
     @classmethod
-    def from_texts(cls, texts: list[str], embedding: Embeddings, **kwargs: Any) -> "HybridStore":
+    def from_texts(  # type: ignore[override]
+        cls, texts: list[str], embedding: Embeddings, **kwargs: Any
+    ) -> "HybridStore":
         raise NotImplementedError("open a HybridStore with open_store(settings, embeddings)")
 
 

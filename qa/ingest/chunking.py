@@ -46,7 +46,7 @@ def chunk_document(document: Document, splitter: RecursiveCharacterTextSplitter)
     """Split one document; each chunk's `start`/`end` index the original text exactly."""
     text = document.page_content
     page_starts = document.metadata.get("page_starts") or []
-    chunks = []
+    chunks: list[Document] = []
     for piece in splitter.split_documents([document]):
         piece.metadata.pop("page_starts", None)
         content = piece.page_content

@@ -90,7 +90,7 @@ def load_file(
         raise UnreadableFile(
             "it holds no text (a scanned PDF?)" if extracted.page_starts else "it is empty"
         )
-    metadata = {
+    metadata: dict[str, object] = {
         "source": path.relative_to(corpus_dir).as_posix(),
         "title": title_of(extracted.text, path, extracted.title),
     }
@@ -114,7 +114,7 @@ def load_corpus(
     its source name, to `unreachable`, so that the index keeps its earlier chunks; a folder
     that cannot be read is added as its name and "/", for every file below it.
     """
-    root, passed_over = corpus_dir.resolve(), []
+    root, passed_over = corpus_dir.resolve(), list[SkippedFile]()
     files = corpus_files(corpus_dir, passed_over)
     for folder in passed_over:
         skipped.append(folder)

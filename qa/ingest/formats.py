@@ -49,7 +49,7 @@ def extract_pdf(path: Path, max_bytes: int | None = None) -> Extracted:
         if reader.is_encrypted:
             raise UnreadableFile("it is an encrypted PDF")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+        title = reader.metadata.get("/Title") if reader.metadata else None
     except UnreadableFile:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
@@ -105,6 +105,7 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
     import zipfile
 
     import docx
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import LxmlError
 
@@ -120,7 +121,7 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
             )
         document = docx.Document(str(path))
         styles = {style.style_id: style.name for style in document.styles}
-        default = document.styles.default(docx.enum.style.WD_STYLE_TYPE.PARAGRAPH)
+        default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
     except UnreadableFile:
         raise
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, LxmlError):

@@ -5,11 +5,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.indexing import RecordManager, index
+from langchain_core.indexing import IndexingResult, RecordManager, index
 from tqdm import tqdm
 
 from qa.core.errors import BackendError, Cancelled, CorpusError, IndexBusyError, InputError, QAError
@@ -18,6 +18,11 @@ from qa.index.lexical import LexicalBackend
 from qa.index.store import HybridStore, check_servers, embedder_name, open_store, record_manager
 from qa.ingest.chunking import chunk_document, make_splitter
 from qa.ingest.corpus import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+    from qa.index.postgres import IngestLock
 
 WRITE_BATCH = 256
 
@@ -80,7 +85,7 @@ def ingest(
     if not corpus_files(settings.corpus_dir) and not allow_empty:
         kinds = ", ".join(SUPPORTED_SUFFIXES)
         raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
-    report, unreachable = IngestReport(), set()
+    report, unreachable = IngestReport(), set[str]()
     documents = []
     for document in load_corpus(
         settings.corpus_dir,
@@ -167,7 +172,7 @@ def _where(settings: Settings) -> str:
     return str(settings.index_dir)
 
 
-def ingest_lock(settings: Settings, wait: float = 0) -> Any:
+def ingest_lock(settings: Settings, wait: float = 0) -> "IngestLock | BaseFileLock":
     """The index's ingest lock, held (call `.release()`); one clear line if it cannot be had
     within `wait` seconds. With a shared database it is the database's (an advisory lock),
     else a file in the index folder."""
@@ -187,8 +192,8 @@ def ingest_lock(settings: Settings, wait: float = 0) -> Any:
         return lock
     try:
         settings.index_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(settings.index_dir / "ingest.lock", timeout=wait)
-        lock.acquire()
+        held = FileLock(settings.index_dir / "ingest.lock", timeout=wait)
+        held.acquire()
     except Timeout:
         raise IndexBusyError(
             f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
@@ -202,7 +207,7 @@ def ingest_lock(settings: Settings, wait: float = 0) -> Any:
         raise BackendError(
             f"cannot write the index in {settings.index_dir} (QA_INDEX_DIR): {problem}"
         ) from None
-    return lock
+    return held
 
 
 def _write(
@@ -212,7 +217,7 @@ def _write(
     unreachable: set[str],
     progress: bool | None,
     control: IngestControl | None,
-) -> tuple[dict, int, dict[str, tuple[str, int]]]:
+) -> tuple[IndexingResult, int, dict[str, tuple[str, int]]]:
     """Index `chunks` through LangChain's indexing API: the result, leftovers removed, and
     the files whose chunks could not be written (source -> reason, chunks)."""
     store, records = open_store(settings, embeddings, claim=True), record_manager(settings)

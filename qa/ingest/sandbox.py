@@ -5,6 +5,8 @@ lxml's parser (drops scripts, styles and navigation; linear time, and lxml is al
 installed for python-docx), python-docx (paragraphs with their styles, so headings stay headings).
 """
 
+import multiprocessing
+import multiprocessing.pool
 from pathlib import Path
 
 from qa.ingest.formats import Extracted, UnreadableFile, extract
@@ -23,11 +25,9 @@ class Extraction:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._pool = None
+        self._pool: multiprocessing.pool.Pool | None = None
 
     def __call__(self, path: Path, max_bytes: int | None = None) -> Extracted:
-        import multiprocessing
-
         if path.suffix.lower() in PLAIN_SUFFIXES:
             return extract(path, max_bytes)
         if self._pool is None:  # spawned, not forked: the parent holds model threads

@@ -5,12 +5,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qa.core.errors import IndexBusyError, InputError, QAError
 from qa.core.schema import Answer
+
+if TYPE_CHECKING:  # imported when a command runs: `qa --help` loads no models
+    from qa.ingest.pipeline import IngestReport
+    from qa.service import QAService
 
 SKIPPED_FILES_EXIT = 6
 OFFLINE_ENV = {
@@ -80,7 +84,7 @@ RESULTS_DIR = click.option(
 )
 
 
-def make_service(**overrides: Any) -> Any:
+def make_service(**overrides: Any) -> "QAService":
     """The service for the environment's settings with the given flags applied."""
     from qa.core.settings import Settings
     from qa.service import build_service
@@ -304,9 +308,9 @@ def evaluate(
     for name in names:
         if name not in ENGINES:
             raise InputError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
-    evaluation = Evaluation(
-        settings, squad or questions_file, names, limit, squad is not None, judge
-    )
+    source = squad if squad is not None else questions_file
+    assert source is not None  # one of them, checked above
+    evaluation = Evaluation(settings, source, names, limit, squad is not None, judge)
     with tqdm(desc="asking", disable=not sys.stderr.isatty()) as bar:
         shown = "asking"
         try:
@@ -353,7 +357,7 @@ def compare_runs(files: tuple[Path, ...], against: str | None, results_dir: Path
     click.echo(f"wrote {target}")
 
 
-def print_report_lines(report: Any) -> None:
+def print_report_lines(report: "IngestReport") -> None:
     """One line on stderr per skipped file and per file indexed with a note."""
     for skipped in report.skipped:
         click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
@@ -361,7 +365,7 @@ def print_report_lines(report: Any) -> None:
         click.echo(f"qa: note: {noted.path}: {noted.reason}", err=True)
 
 
-def print_answer(service: Any, question: str, history: list[str]) -> Answer:
+def print_answer(service: "QAService", question: str, history: list[str]) -> Answer:
     """Print a generative answer's tokens as they arrive, then the checked answer."""
     streamed, answer = [], None
     for event in service.stream(question, history):
@@ -376,7 +380,7 @@ def print_answer(service: Any, question: str, history: list[str]) -> Answer:
         click.echo(format_answer(answer))
         return answer
     click.echo()
-    if answer.ungrounded:
+    if answer.ungrounded and answer.extractive is not None:
         click.echo("qa: the generated answer cites no passage; the extractive answer:")
         click.echo(format_answer(answer.extractive))
         return answer

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Encoding
 
 from qa.core.errors import BackendError
 
@@ -111,7 +112,7 @@ class SpanReader:
         )
         self.pool = ThreadPoolExecutor(threads or os.cpu_count() or 1, "qa-read")
 
-    def logits(self, question: str, window: str) -> tuple[np.ndarray, np.ndarray, object]:
+    def logits(self, question: str, window: str) -> tuple[np.ndarray, np.ndarray, Encoding]:
         """Start and end logits of every token, and the encoding (offsets, sequence ids)."""
         asked = self.question_tokenizer.encode(question, add_special_tokens=False).offsets
         if len(asked) > MAX_QUESTION_TOKENS:
@@ -154,7 +155,7 @@ class SpanReader:
         scores = start_logits[index][:, None] + end_logits[index][None, :]
         gap = index[None, :] - index[:, None]
         scores[(gap < 0) | (gap >= MAX_ANSWER_TOKENS)] = -np.inf
-        first, last = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        first, last = (int(i) for i in np.unravel_index(int(np.argmax(scores)), scores.shape))
         best = float(scores[first, last])
         every = np.append(scores[np.isfinite(scores)], null)
         total = every.max() + np.log(np.exp(every - every.max()).sum())

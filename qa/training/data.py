@@ -43,12 +43,19 @@ class Example:
     ranking: Ranking | None = None
     lexical: LexicalBackend | None = None  # the lexical index of the fold it was asked in
 
+    @property
+    def ranked(self) -> Ranking:
+        """The ranking `collect` made: every collected example has one."""
+        assert self.ranking is not None
+        return self.ranking
+
 
 class CachedEmbeddings:
     """The real embedder, remembering each text: training sees the same sentences often."""
 
     def __init__(self, embeddings) -> None:
-        self.embeddings, self.cache = embeddings, {}
+        self.embeddings = embeddings
+        self.cache: dict[str, list[float]] = {}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
@@ -106,14 +113,14 @@ def collect(
             for qa in paragraph["qas"]:
                 answers = [a["text"] for a in qa["answers"]]
                 asked.append(Example(article["title"], qa["question"], answers, inside))
-    inside = [e for e in asked if e.in_corpus]
+    indexed_questions = [e for e in asked if e.in_corpus]
     others = [e for e in asked if not e.in_corpus]
     outside = rng.sample(others, min(len(others), OFF_CORPUS))
     service = build_service(temporary, embeddings.embeddings)
     service.library.ingest(progress)
     retriever, lexical = service.retriever, service.store.lexical
     examples = []
-    for example in tqdm(inside + outside, desc="retrieve", disable=not progress):
+    for example in tqdm(indexed_questions + outside, desc="retrieve", disable=not progress):
         passages = retriever.invoke(example.question)
         example.ranking = rank(
             example.question, example.question, passages, embeddings, lexical, None

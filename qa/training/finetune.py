@@ -149,7 +149,7 @@ def train_reader(articles: list[dict], output: Path = ADAPTER, progress: bool = 
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps)
     )
-    order = []
+    order: list[int] = []
     while len(order) < steps * BATCH:
         epoch = list(range(len(examples)))
         rng.shuffle(epoch)

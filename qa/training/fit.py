@@ -106,15 +106,15 @@ def fit_candidates(examples: list[Example], names: list[str]) -> tuple[Scorer, d
     (out of fold where it has a label, else from the final model), and each question's
     candidates are sorted by it, best first."""
     answerable = [e for e in examples if e.in_corpus and e.answers]
-    rows = feature_rows([c.features for e in answerable for c in e.ranking.found], names)
+    rows = feature_rows([c.features for e in answerable for c in e.ranked.found], names)
     labels = np.array(
-        [contains_answer(c.text, e.answers) for e in answerable for c in e.ranking.found]
+        [contains_answer(c.text, e.answers) for e in answerable for c in e.ranked.found]
     )
-    groups = np.array([e.article for e in answerable for _ in e.ranking.found])
+    groups = np.array([e.article for e in answerable for _ in e.ranked.found])
     scorer, out_of_fold = fit(rows, labels, groups, names)
     fold_scores = iter(out_of_fold)
     for example in examples:
-        found = example.ranking.found
+        found = example.ranked.found
         if example.in_corpus and example.answers:
             for cand in found:
                 cand.probability = float(next(fold_scores))
@@ -122,7 +122,7 @@ def fit_candidates(examples: list[Example], names: list[str]) -> tuple[Scorer, d
             for cand, p in zip(found, scorer.score([c.features for c in found]), strict=True):
                 cand.probability = float(p)
         found.sort(key=lambda c: c.probability, reverse=True)
-    top1 = np.mean([contains_answer(e.ranking.found[0].text, e.answers) for e in answerable])
+    top1 = np.mean([contains_answer(e.ranked.found[0].text, e.answers) for e in answerable])
     return scorer, {"questions": len(answerable), "top1_containment": round(float(top1), 4)}
 
 
@@ -134,21 +134,21 @@ def train_sentences(examples: list[Example]) -> tuple[Scorer, dict]:
 def train_cited(examples: list[Example], reader, progress: bool) -> tuple[Scorer, dict]:
     """Read the best candidates of every question; the scorer that ranks them again."""
     for example in tqdm(examples, desc="read", disable=not progress):
-        example.ranking.question = question_features(
-            example.question, example.ranking.found, example.ranking.idf, example.lexical
+        example.ranked.question = question_features(
+            example.question, example.ranked.found, example.ranked.idf, example.lexical
         )
-        read(example.question, example.ranking, reader, None)
+        read(example.question, example.ranked, reader, None)
     scorer, figures = fit_candidates(examples, CITED_FEATURES)
     for example in examples:
-        add_reading_features(example.ranking)
+        add_reading_features(example.ranked)
     answerable = [e for e in examples if e.in_corpus and e.answers]
-    held = [any(contains_answer(c.text, e.answers) for c in e.ranking.found) for e in answerable]
+    held = [any(contains_answer(c.text, e.answers) for c in e.ranked.found) for e in answerable]
     return scorer, {**figures, "read_hold_answer": round(float(np.mean(held)), 4)}
 
 
 def train_answerable(examples: list[Example]) -> tuple[Scorer, dict]:
     """The refusal scorer, with a threshold that refuses few answerable questions."""
-    rows = np.array([[e.ranking.question[n] for n in QUESTION_FEATURES] for e in examples])
+    rows = np.array([[e.ranked.question[n] for n in QUESTION_FEATURES] for e in examples])
     labels = np.array([float(e.in_corpus and bool(e.answers)) for e in examples])
     groups = np.array([e.article for e in examples])
     scorer, out_of_fold = fit(rows, labels, groups, QUESTION_FEATURES)
@@ -171,7 +171,8 @@ def train_spans(examples: list[Example]) -> tuple[Scorer, dict]:
     for example in examples:
         if not (example.in_corpus and example.answers):
             continue
-        best = example.ranking.found[0]
+        best = example.ranked.found[0]
+        assert best.reading is not None  # the reader read every question's best sentence
         found = span_features(
             example.question, best.text, best.reading, best.features, best.probability
         )
@@ -232,7 +233,7 @@ def train(
         sentence, sentence_figures = train_sentences(examples)
         cited, cited_figures = train_cited(examples, reader, progress)
         answerable, answerable_figures = train_answerable(examples)
-        for lexical in {id(e.lexical): e.lexical for e in examples}.values():
+        for lexical in {id(e.lexical): e.lexical for e in examples if e.lexical}.values():
             lexical.close()
     span, span_figures = train_spans(examples)
     digest = hashlib.sha256(data.read_bytes()).hexdigest()

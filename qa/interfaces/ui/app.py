@@ -7,6 +7,7 @@
 import html
 import logging
 import socket
+from typing import Any
 
 import gradio as gr
 
@@ -145,7 +146,7 @@ def build_ui(service: QAService) -> gr.Blocks:
         corpus_views = [doc_status, table, doomed, scope, welcome, examples]
         answer_out = [chatbot, question, status, state, stop]
         answer_in = [state, engine, top_k, scope]
-        private = {"api_visibility": "private"}
+        private: dict[str, Any] = {"api_visibility": "private"}
         asked = [
             send.click(chat.respond, [question, *answer_in], answer_out, **private),
             question.submit(chat.respond, [question, *answer_in], answer_out, **private),
@@ -154,7 +155,8 @@ def build_ui(service: QAService) -> gr.Blocks:
         ]
         for event in asked:
             event.then(lambda s: chat.show(s)[1], [state], [conversation], **private)
-        stopping = stop.click(None, cancels=asked, **private)  # closes the answer's generator
+        # cancelling closes the answer's generator (Gradio types `cancels` narrower than it takes)
+        stopping = stop.click(None, cancels=asked, **private)  # type: ignore[arg-type]
         stopping.then(chat.stop, [state], [chatbot, state], **private).then(
             lambda: gr.Button(interactive=False), None, stop, queue=False, **private
         )

@@ -68,6 +68,7 @@ class ChatHandlers:
                     streamed += event
                     turn["reply"] = render_stream(streamed)
                 yield view(conversation), gr.skip(), gr.skip(), state, gr.skip()
+            assert answer is not None  # a stream always ends with its Answer
             turn["reply"] = render_answer(
                 answer, service.settings.corpus_dir, line + timing(answer)
             )
@@ -231,7 +232,7 @@ class ChatHandlers:
 def view(conversation: dict) -> gr.Chatbot:
     """The chat for a conversation, each answer's 👍/👎 shown as it was given."""
     votes = [turn.get("vote_kind") for turn in conversation["turns"]]
-    return gr.Chatbot(value=convs.messages(conversation), feedback_value=votes)
+    return gr.Chatbot(value=convs.messages(conversation), feedback_value=votes)  # type: ignore[arg-type]
 
 
 def voted_turn(turns: list[dict], data: gr.LikeData) -> int | None:

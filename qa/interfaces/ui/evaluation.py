@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -122,7 +123,7 @@ class EvaluationHandlers:
             shared=self.service,
         )  # fmt: skip
         self.finished[session], self.kept[session] = threading.Event(), None
-        steps = iter(evaluation)
+        steps = evaluation.__iter__()  # a generator: closing it stops the run
         try:
             for engine, done, total in steps:
                 if engine == INDEXING:
@@ -274,7 +275,7 @@ def _image(path: Path):
 def evaluate_tab(service: QAService, demo: gr.Blocks, uploads: Uploads) -> None:
     """The Evaluate tab's components and events, inside the app's Blocks."""
     handlers = EvaluationHandlers(service, uploads)
-    private = {"api_visibility": "private"}
+    private: dict[str, Any] = {"api_visibility": "private"}
     names = [name for name, _ in offered_engines(service.settings)]
     with gr.Tab("Evaluate"):
         gr.Markdown(
