@@ -1,4 +1,5 @@
-"""The one object the CLI, UI and evaluation talk to: `ask(question, history) -> Answer`."""
+"""The engine registry: which engines answer (`ENGINES`), what each does in one line, and
+which ones these settings can offer."""
 
 from qa.core.settings import Settings
 from qa.generation.backends import GENERATIVE_ENGINES

@@ -39,8 +39,8 @@ class QAService:
     """Answers questions over the indexed corpus; models and index open on first use.
 
     >>> service = build_service(Settings())  # doctest: +SKIP
-    >>> service.ask("When did EU sectoral sanctions start?").citations[0].quote  # doctest: +SKIP
-    'Economic sectoral sanctions of the European Union against Belarus came into force on 25 June.'
+    >>> service.ask("When does the night ferry leave?").citations[0].quote  # doctest: +SKIP
+    'The night ferry to the island leaves the harbour at 22:40 every weekday.'
     """
 
     def __init__(self, settings: Settings, library: Library | None = None) -> None:

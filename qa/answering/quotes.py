@@ -1,15 +1,5 @@
-"""The default answer engine: the retrieved sentence most likely to hold the answer, quoted.
-
-No text is generated: the answer is a sentence quoted from a retrieved passage, so every
-word the user sees traces to a span of a corpus file. Stage by stage, each a learned,
-calibrated scorer (`params.json`, made by `qa train`):
-1. `sentence` ranks every sentence of the retrieved passages from cheap features;
-2. the span reader reads the best `READ_TOP` of them, and `cited` ranks those again with
-   what it found: the best becomes the cited sentence;
-3. `answerable` decides whether the corpus answers the question at all;
-4. `span` decides whether the reader's span of the cited sentence is shown as the short
-   answer. Each decision carries its probability.
-"""
+"""Citations: a ranked sentence quoted verbatim from its source file, with offsets that
+reproduce it from the stored text (used by the extractive and the generative engines)."""
 
 from pathlib import Path
 

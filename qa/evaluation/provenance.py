@@ -1,4 +1,5 @@
-"""Evaluation reports: a JSON file per engine, a Markdown table and a PNG chart per run."""
+"""Where a run's figures came from: the git commit, the settings, and digests of the models
+and learned parameters it ran with (recorded in every result file)."""
 
 import functools
 import json

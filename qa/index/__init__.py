@@ -1,1 +1,2 @@
-"""index"""
+"""The index: one lexical protocol (SQLite FTS5 embedded, PostgreSQL shared), Chroma for
+vectors, and the hybrid store that writes both."""

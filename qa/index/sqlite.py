@@ -1,4 +1,5 @@
-"""A persistent BM25 index: SQLite FTS5 beside the Chroma store, updated with it."""
+"""The embedded lexical index: BM25 over SQLite FTS5 (porter stemmer) beside the Chroma
+store, updated with it; safe to read while another process writes."""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""Corpus files -> LangChain Documents, one per file, with the text their extractor gives."""
+"""The corpus folder: its files listed safely (unreadable folders, links), each read into a
+LangChain Document, and the stored text of any source that citations' offsets index."""
 
 import functools
 from collections.abc import Callable, Iterator

@@ -1,9 +1,5 @@
-"""One text extractor per file type, behind `extract(path)`; offsets index the extracted text.
-
-Libraries: pypdf (pure Python, reads text per page and knows encryption), BeautifulSoup with
-lxml's parser (drops scripts, styles and navigation; linear time, and lxml is already
-installed for python-docx), python-docx (paragraphs with their styles, so headings stay headings).
-"""
+"""Extraction in a worker process with a time limit per file: a parser that hangs on one
+file skips that file, never the ingest."""
 
 import multiprocessing
 import multiprocessing.pool

@@ -1,4 +1,5 @@
-"""Corpus files -> LangChain Documents, one per file, with the text their extractor gives."""
+"""Adding files to the corpus: uploads are checked, placed atomically, and what they replace
+or what is deleted is kept in the trash (nothing a user adds is lost)."""
 
 import time
 from dataclasses import dataclass

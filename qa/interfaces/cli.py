@@ -234,7 +234,15 @@ def bench(
     help="Keep the span reader already beside --output; learn only the scorers (minutes, "
     "not the reader's half hour).",
 )
-def train(data: Path, output: Path | None, keep_reader: bool) -> None:
+@click.option(
+    "--evaluation-set",
+    "evaluation",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="An evaluation set the training data must not overlap (repeat) [default: the question "
+    "sets in QA_EVAL_DIR, and ../shared/data/squad-dev-sample.json if it is there].",
+)
+def train(data: Path, output: Path | None, keep_reader: bool, evaluation: tuple[Path, ...]) -> None:
     """Learn the span reader, the answering step's scorers and their thresholds from SQuAD 2.0
     training data."""
     from qa.answering.calibration import PARAMS
@@ -245,7 +253,12 @@ def train(data: Path, output: Path | None, keep_reader: bool) -> None:
     target = output or PARAMS
     if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
         raise InputError(f"cannot write {target}: {target.parent} is not a writable folder")
-    result = learn(make_service().settings, data, target, keep_reader=keep_reader)
+    settings = make_service().settings
+    if not evaluation:
+        sets = sorted(settings.eval_dir.glob("*.json")) + sorted(settings.eval_dir.glob("*.jsonl"))
+        sample = Path("../shared/data/squad-dev-sample.json")
+        evaluation = tuple(sets + ([sample] if sample.is_file() else []))
+    result = learn(settings, data, target, keep_reader=keep_reader, evaluation=evaluation)
     click.echo(json.dumps(result["out_of_fold"], indent=1))
     click.echo(f"wrote {target} ({result['seconds']} s)")
 

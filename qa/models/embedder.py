@@ -19,12 +19,12 @@ from qa.core.errors import BackendError
 
 EXPORT_VERSION = 1  # bump when the export or quantisation recipe changes
 MIN_AGREEMENT = 0.95  # least cosine between the int8 copy and sentence-transformers
+# Texts of qa's own (no evaluation data): a question, its answer, another topic, a fragment.
 REFERENCE_TEXTS = [
-    "When did EU sectoral sanctions start?",
-    "Economic sectoral sanctions of the European Union came into force on 25 June.",
-    "The Normans were the people who in the 10th and 11th centuries gave their name to "
-    "Normandy, a region in France.",
-    "sanctions?",
+    "What time does the night ferry leave the harbour?",
+    "The night ferry to the island leaves the harbour at 22:40 every weekday.",
+    "Glaciers carve U-shaped valleys as they move slowly downhill over thousands of years.",
+    "ferry?",
 ]
 
 

@@ -29,14 +29,15 @@ MAX_QUESTION_TOKENS = 64  # a longer question is read by its first 64 tokens
 MAX_ANSWER_TOKENS = 24
 NEIGHBOUR_CHARS = 300  # of the sentences before and after, at most
 MIN_AGREEMENT = 0.98  # least correlation of the ONNX copy's logits with the merged model's
+# Texts of qa's own (no evaluation data): a count among counts, a name among names.
 REFERENCE = [
     (
-        "How many entities are on the list?",
-        "The list names 166 individuals and 15 entities. They are banned from entering the EU.",
+        "How many lanterns hang in the hall?",
+        "The hall has 42 lanterns and 7 mirrors. They were restored last spring.",
     ),
     (
-        "Who won the election?",
-        "The commission said the president won 80% of the vote. His rival came second.",
+        "Who designed the bridge?",
+        "The engineers said Maria Lopez designed the bridge in 1962. Her partner built it.",
     ),
 ]
 

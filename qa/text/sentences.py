@@ -1,4 +1,5 @@
-"""Documents -> sentence-aware chunks whose offsets reproduce them from the source text."""
+"""Sentences with offsets: where each sentence of a text starts and ends, so that a quote
+is a slice of the stored text."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""A persistent BM25 index: SQLite FTS5 beside the Chroma store, updated with it."""
+"""Words for lexical scoring: lower-cased content words of a text, stop words left out."""
 
 import re
 

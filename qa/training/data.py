@@ -1,20 +1,5 @@
-"""Learn the answering step from SQuAD 2.0 training articles: `qa train`.
-
-The articles are split in two halves by title. The span reader (`qa.answering.finetune`) is
-fine-tuned on the first; the scorers learn from the second, so they see the reader as it
-behaves on text and questions it was not trained on. Each scorer is a logistic regression
-calibrated by isotonic regression on out-of-fold scores (folds by article, so a score is
-never judged on its own article):
-- sentence: P(a candidate sentence holds a gold answer), from `SENTENCE_FEATURES`;
-- cited: the same for the `READ_TOP` best once the reader has read them (`CITED_FEATURES`);
-- answerable: P(the corpus answers the question), from `QUESTION_FEATURES`. Negatives are
-  SQuAD 2.0's unanswerable questions and questions about the first half's articles, which
-  are not indexed;
-- span: P(the reader's span of the cited sentence is right), from `SPAN_FEATURES`.
-The thresholds are chosen on the same out-of-fold scores: refuse at most `MAX_FALSE_REFUSALS`
-of answerable questions; show a short answer where precision reaches `SPAN_PRECISION`.
-Nothing here reads an evaluation set.
-"""
+"""Training data for `qa train`: SQuAD 2.0 articles, split into the reader's half and the
+scorers' half, and each question asked of a throwaway index of its half (`collect`)."""
 
 import json
 import random

@@ -1,4 +1,5 @@
-"""Learn the answering step from SQuAD 2.0 training articles: `qa train`.
+"""Fitting the answering step's scorers and thresholds (`qa train`), from SQuAD 2.0 training
+articles.
 
 The articles are split in two halves by title. The span reader (`qa.answering.finetune`) is
 fine-tuned on the first; the scorers learn from the second, so they see the reader as it
@@ -52,6 +53,7 @@ from qa.training.data import (
     reader_articles,
 )
 from qa.training.finetune import train_reader
+from qa.training.guard import check_disjoint, evaluation_texts
 
 SCRIPT_VERSION = 2
 MAX_FALSE_REFUSALS = 0.01
@@ -212,15 +214,18 @@ def train(
     output: Path = PARAMS,
     progress: bool | None = None,
     keep_reader: bool = False,
+    evaluation: tuple[Path, ...] = (),
 ) -> dict:
     """Learn the reader (qa/models/reader-adapter for the packaged parameters, else beside
     `output`, in `reader-adapter/`) and every scorer, written with their
-    provenance to `output`. `keep_reader` keeps the reader already there."""
+    provenance to `output`. `keep_reader` keeps the reader already there. Training articles
+    that share a title or a paragraph with the `evaluation` sets are refused."""
     from qa.service import build_service
 
     progress = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
     articles = load_articles(data)
+    check_disjoint(articles, evaluation_texts(list(evaluation)))
     # the packaged reader beside the packaged parameters; another --output keeps its own
     adapter = ADAPTER if output.resolve() == PARAMS.resolve() else output.with_name(ADAPTER.name)
     reader_figures = None
