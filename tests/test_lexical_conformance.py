@@ -92,7 +92,7 @@ def documents() -> tuple[list[str], list[Document]]:
 
 
 def hits(backend: LexicalBackend, query: str, k: int = 10, **scope) -> list[str]:
-    """The ids `search` returns, best first."""
+    """The ids `search` returns, best first (a missing id as "None")."""
     return [str(doc.id) for doc in backend.search(query, k, **scope)]
 
 

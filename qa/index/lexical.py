@@ -3,11 +3,17 @@
 `LexicalBackend` is the one interface: `qa.index.sqlite` (SQLite FTS5, embedded) and
 `qa.index.postgres` (PostgreSQL full-text search, shared) implement it, and
 `tests/test_lexical_conformance.py` runs the same checks against both. Their term statistics
-feed learned features, so where they must differ is said here: SQLite stems with the Porter
-stemmer and PostgreSQL with its `english` Snowball configuration (the same stem for most
-words; "ponies" is "poni" in both, "running" "run" in both, but a few irregular forms
-differ), and PostgreSQL drops its own stop words, SQLite none; both count a term's
-chunks, so idf agrees wherever the stems do.
+feed learned features, so where they must differ is said here (and pinned by that test):
+SQLite stems with the Porter stemmer and PostgreSQL with its `english` Snowball configuration.
+Most stems agree ("ponies" is "poni", "running" "run", "organization" "organ" in both); some
+do not: "generously" and "general" are both "gener" in SQLite but "generous" and "general" in
+PostgreSQL, "dying" is "dy" and "die", "skies" "ski" and "sky", "news" "new" and "news", "ore"
+"or" and "ore". PostgreSQL leaves its english stop words out of the index ("the", "and",
+"yourself": idf 0.0), SQLite indexes every word; queries lose qa's own stop words in both
+(`qa.text.terms`), so one of PostgreSQL's alone ("yourself", "ourselves", "don") matches in
+SQLite only. PostgreSQL also keeps accents ("café") and dotted words ("fees.pdf", "3.5")
+whole, where SQLite removes accents and splits at the dot. Both count a term's chunks, so idf
+agrees wherever the terms do.
 """
 
 import math
@@ -71,7 +77,7 @@ class LexicalBackend(Protocol):
         ...
 
     def documents_of(self, sources: Sequence[str]) -> list[Document]:
-        """The chunks of these files, with ids and metadata."""
+        """The chunks of these files, with their metadata."""
         ...
 
     def count(self) -> int:
