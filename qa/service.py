@@ -192,8 +192,8 @@ class QAService:
     ) -> Iterator[str | Answer]:
         """Stream the answer text of the model's reply, then quote the sentences it cited.
 
-        `ranked` holds the passages' sentences, best first; `asked` is when the question came
-        (perf_counter), for the time to the first token."""
+        `ranked` holds the sentences the reader read (READ_TOP), best first; `asked` is when
+        the question came (perf_counter), for the time to the first token."""
         sentences = evidence(ranked)
         bound = constrained(model, self.settings.engine, reply_schema(len(sentences)))
         started, raw, shown, first = time.perf_counter(), "", "", None

@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage
 
 from qa.core.schema import Answer
 from qa.core.settings import Settings
+from qa.evaluation.runs import PROMPT_MARKUP
 from qa.generation.grounded import NOT_FOUND, evidence
 from qa.service import QAService, build_service
 
@@ -95,3 +96,14 @@ def test_a_follow_up_is_condensed_by_the_model_before_retrieval(
     monkeypatch.setattr(lexical, "search", recording)
     generative.ask("Did she accept them?", history=["Who ran against him?"])
     assert searched == [condensed]
+
+
+def test_an_echo_of_the_prompt_is_recognised_as_markup() -> None:
+    from qa.generation.grounded import messages
+
+    shown_prompt = messages([], "When?")[1].content
+    assert isinstance(shown_prompt, str) and PROMPT_MARKUP.search(shown_prompt)
+    for echoed in ['<document title="Report">', "</document>", '{"short_answer": "x"}']:
+        assert PROMPT_MARKUP.search(echoed), echoed
+    for prose in ["The documentary aired in June [1].", "The answer: 25 June."]:
+        assert not PROMPT_MARKUP.search(prose), prose

@@ -183,8 +183,8 @@ class ExtractiveAnswerer:
         self, question: str, query: str, passages: list[Document]
     ) -> tuple[Answer, list[Candidate]]:
         """The best sentence as a cited answer with its confidence and short answer, or a
-        refusal; and every sentence of the passages, best first (a generative engine chooses
-        among them)."""
+        refusal; and the sentences the reader read (the `READ_TOP` best), best first: a
+        generative engine chooses among them."""
         scorers = self.scorers
         ranking = rank(
             question, query, passages, self.embeddings, self.lexical, scorers["sentence"]

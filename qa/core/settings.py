@@ -98,8 +98,8 @@ class Settings(BaseSettings):
     ui_sessions: int = Field(
         200,
         ge=1,
-        description="Browser and API sessions whose UI state the server keeps in memory (about "
-        "150 kB each); the least recently used beyond this are forgotten.",
+        description="Browser and API sessions whose UI state the server keeps in memory; the "
+        "least recently used beyond this are forgotten.",
     )
     session_secret: SecretStr = Field(
         SecretStr(""),

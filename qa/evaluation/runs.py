@@ -44,9 +44,11 @@ HEADLINE = [
 ]
 
 
-# What a model that echoes its prompt writes: passage tags, chat-template tokens, JSON keys.
+# What a model that echoes its prompt writes: the prompt's document tags (and the older
+# passage tags), chat-template tokens, the reply's JSON keys.
 PROMPT_MARKUP = re.compile(
-    r"</?passage|<\|im_|<start_of_turn>|<end_of_turn>|\"(?:answer|sentences)\"\s*:"
+    r"</?(?:document|passage)\b|<\|im_|<start_of_turn>|<end_of_turn>"
+    r"|\"(?:answer|sentences|short_answer)\"\s*:"
 )
 
 

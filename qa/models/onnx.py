@@ -85,7 +85,7 @@ def cached_onnx(
         with FileLock(cache / ".lock"):
             if not onnx_file.is_file():
                 if sys.stderr.isatty():
-                    print(f"qa: preparing {what} in {cache} (once, about 10 s)", file=sys.stderr)
+                    print(f"qa: preparing {what} in {cache} (once)", file=sys.stderr)
                 export(cache / "partial.onnx")
                 os.replace(cache / "partial.onnx", onnx_file)
     except (OSError, RuntimeError, ValueError) as exc:

@@ -2,10 +2,10 @@
 
 A question-answering head (start and end logits per token, as in BERT's SQuAD reader) on
 the bundled all-MiniLM-L6-v2, fine-tuned with LoRA by `qa train` on SQuAD 2.0 training
-articles (`qa.answering.finetune`). Only the adapter is kept in the project (`reader/`,
-about 2.6 MB). On first use it is merged into the packaged weights, exported to ONNX in full
-precision (an int8 copy was faster but showed fewer and less precise short answers), and
-cached; answering then runs on onnxruntime alone.
+articles (`qa.training.finetune`). Only the adapter is kept in the project
+(`qa/models/reader-adapter/`, 2.7 MB). On first use it is merged into the packaged weights,
+exported to ONNX in full precision (an int8 copy was faster but showed fewer and less precise
+short answers), and cached; answering then runs on onnxruntime alone.
 
 The reader sees the sentence with its neighbours (they say who "he" is) but may only point
 inside the sentence, so every span it gives is a verbatim slice of the cited sentence. It

@@ -1,7 +1,7 @@
 """Fitting the answering step's scorers and thresholds (`qa train`), from SQuAD 2.0 training
 articles.
 
-The articles are split in two halves by title. The span reader (`qa.answering.finetune`) is
+The articles are split in two halves by title. The span reader (`qa.training.finetune`) is
 fine-tuned on the first; the scorers learn from the second, so they see the reader as it
 behaves on text and questions it was not trained on. Each scorer is a logistic regression
 calibrated by isotonic regression on out-of-fold scores (folds by article, so a score is
@@ -247,7 +247,7 @@ def train(
         "trained": datetime.now().isoformat(timespec="seconds"),
         "data": {"file": data.name, "sha256": digest},
         "reader": {
-            "adapter": "reader/ (LoRA on the bundled all-MiniLM-L6-v2)",
+            "adapter": "qa/models/reader-adapter/ (LoRA on the bundled all-MiniLM-L6-v2)",
             "articles": sorted(halves(articles)[0]),
             "trained": reader_figures or "kept from an earlier run",
         },
