@@ -38,7 +38,12 @@ SCOPED_REFUSAL = "The chosen documents do not contain the answer to this questio
 class QAService:
     """Answers questions over the indexed corpus; models and index open on first use.
 
-    >>> service = build_service(Settings())  # doctest: +SKIP
+    Over a folder `timetables/` holding one Markdown file that says when the night ferry
+    leaves:
+
+    >>> service = build_service(Settings(corpus_dir="timetables"))  # doctest: +SKIP
+    >>> service.library.ingest(progress=False).summary()  # doctest: +SKIP
+    'indexed 1 file(s), 1 chunk(s): 1 added, 0 unchanged, 0 removed, 0 file(s) skipped'
     >>> service.ask("When does the night ferry leave?").citations[0].quote  # doctest: +SKIP
     'The night ferry to the island leaves the harbour at 22:40 every weekday.'
     """

@@ -90,8 +90,9 @@ def test_events_naming_a_server_file_read_nothing_into_the_corpus(server: dict) 
     page = httpx.get(f"{url}/document", params={"source": "secret.txt"})
     assert page.status_code == 404 and "4711" not in page.text
     chosen = ui_event(url, "eval-run", [str(folder / "outside.json"), None, ["sentence"], 0])
-    said = json.dumps(chosen["output"])  # Gradio's check of the choices, or qa's own
-    assert "not in the list of choices" in said or "choose a question set from the list" in said
+    said = json.dumps(chosen["output"])  # Gradio checks the choices before qa's handler runs
+    assert chosen["success"] is False
+    assert f"{folder / 'outside.json'} is not in the list of choices" in said
     uploaded = ui_event(
         url, "eval-run", [None, file_data(folder / "outside.json"), ["sentence"], 0]
     )
@@ -137,6 +138,27 @@ def test_concurrent_raw_uploads_of_one_name_keep_every_version(server: dict) -> 
     assert sorted([*kept, final]) == sorted(texts)
     page = httpx.get(f"{url}/document", params={"source": "zebra.txt"})
     assert final.strip() in page.text  # the index holds the version the corpus holds
+
+
+def test_a_question_set_outside_the_eval_folder_is_refused_by_qa_too(tmp_path: Path) -> None:
+    """qa's own check behind Gradio's: a set named by path must be one the eval folder lists."""
+    from types import SimpleNamespace
+
+    from qa.core.errors import InputError
+    from qa.core.settings import Settings
+    from qa.interfaces.ui.evaluation import EvaluationHandlers
+
+    (tmp_path / "eval").mkdir()
+    listed = tmp_path / "eval" / "listed.jsonl"
+    listed.write_text(json.dumps({"id": "a", "question": "Q?", "answers": []}) + "\n")
+    (tmp_path / "outside.json").write_text(json.dumps([{"id": "a", "question": "Q?"}]))
+    service = SimpleNamespace(settings=Settings(eval_dir=tmp_path / "eval"))
+    handlers = EvaluationHandlers(service, uploads=None)
+    assert handlers.question_set(str(listed), None) == listed
+    assert handlers.question_set(None, None) is None
+    for named in (tmp_path / "outside.json", tmp_path / "eval" / ".." / "outside.json"):
+        with pytest.raises(InputError, match="^choose a question set from the list$"):
+            handlers.question_set(str(named), None)
 
 
 def test_the_document_view_never_follows_a_link_planted_after_indexing(server: dict) -> None:

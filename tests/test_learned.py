@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa.answering.calibration import PARAMS, Scorer, load_scorers
+from qa.answering.calibration import PARAMS, SPAN_PRECISION, Scorer, load_scorers
 from qa.answering.extractive import CITED_FEATURES, QUESTION_FEATURES
 from qa.answering.sentences import SENTENCE_FEATURES, question_type
 from qa.answering.spans import SPAN_FEATURES, span_kinds
 from qa.interfaces.cli import main
+from qa.training.fit import MAX_FALSE_REFUSALS
 
 from .conftest import ROOT
 
@@ -28,8 +29,17 @@ def test_committed_parameters_name_their_data_and_features() -> None:
     assert scorers["answerable"].features == QUESTION_FEATURES
     assert scorers["span"].features == SPAN_FEATURES
     for scorer in scorers.values():
-        assert 0.0 <= scorer.threshold <= 1.01
         assert np.all(np.diff(scorer.calibration_y) >= 0)  # calibrated: monotone
+    # the rankers keep fit's 0.5 ("sure" for the cited sentence); the gates are chosen by
+    # `qa train` on out-of-fold scores, and neither is the never-show 1.01
+    assert scorers["sentence"].threshold == scorers["cited"].threshold == 0.5
+    figures = data["out_of_fold"]
+    answerable = scorers["answerable"].threshold
+    assert 0.0 < answerable < 1.0  # refuses some questions, not every one
+    assert figures["answerable"]["answerable_refused"] <= MAX_FALSE_REFUSALS
+    span = scorers["span"]
+    assert span.threshold in span.calibration_y and span.threshold < 1.0  # a calibrated level
+    assert figures["span"]["precision"] >= SPAN_PRECISION and figures["span"]["coverage"] > 0
 
 
 def test_scorer_round_trips_and_is_monotone_in_its_score() -> None:

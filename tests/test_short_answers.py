@@ -1,8 +1,9 @@
 """Short answers come from the span reader: verbatim slices of the cited sentence."""
 
+from dataclasses import replace
+
 import pytest
 
-from qa.answering.calibration import load_scorers
 from qa.models.reader import Window, load_reader
 from qa.service import QAService
 
@@ -76,29 +77,41 @@ def test_an_unrelated_sentence_scores_lower_than_the_answering_one(reader) -> No
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "question",
-    [
-        "When did EU sectoral sanctions start?",
-        "Who came second in the election?",
-        "Which agency quotes Lukashenko?",
-        "With how many Russian regions does Belarus keep close contacts?",
+    ("question", "span", "shown"),
+    [  # the reader's span of the cited sentence; shown at or above the span threshold (0.769)
+        ("When did EU sectoral sanctions start?", "25 June", False),  # p 0.761
+        ("Who came second in the election?", "Svetlana Tikhanovskaya", False),  # p 0.706
+        ("Which agency quotes Lukashenko?", "BelTA agency", False),  # p 0.470
+        ("With how many Russian regions does Belarus keep close contacts?", "70", True),  # 0.833
     ],
 )
-def test_short_answer_is_part_of_the_cited_sentence(indexed: QAService, question: str) -> None:
+def test_short_answer_is_part_of_the_cited_sentence(
+    indexed: QAService, monkeypatch: pytest.MonkeyPatch, question: str, span: str, shown: bool
+) -> None:
     answer = indexed.ask(question)
     assert not answer.refused
     quote = answer.citations[0].quote
-    assert answer.short_answer is None or answer.short_answer in quote
-    assert answer.short_answer != quote
+    assert answer.short_answer == (span if shown else None)
+    scorers = indexed.answerer.scorers  # every span shown: the one withheld is checked too
+    monkeypatch.setitem(scorers, "span", replace(scorers["span"], threshold=0.0))
+    every = indexed.ask(question)
+    assert every.citations[0].quote == quote
+    assert every.short_answer == span and span in quote and span != quote
 
 
 @pytest.mark.slow
-def test_default_engine_shows_only_the_date_for_the_sanctions_question(indexed: QAService) -> None:
+def test_default_engine_withholds_the_sanctions_date_below_the_span_threshold(
+    indexed: QAService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answer = indexed.ask("when did EU sectoral sanctions start?")
-    assert answer.short_answer in (None, "25 June")  # shown only when confident, never wrong
-    assert 0.0 <= answer.confidence <= 1.0 and answer.sure
-    if answer.short_answer:
-        assert answer.short_answer_confidence >= load_scorers()["span"].threshold
+    assert not answer.refused and answer.sure
+    assert "25 June" in answer.citations[0].quote
+    assert (answer.short_answer, answer.short_answer_confidence) == (None, None)
+    scorers = indexed.answerer.scorers
+    threshold = scorers["span"].threshold
+    monkeypatch.setitem(scorers, "span", replace(scorers["span"], threshold=0.0))
+    shown = indexed.ask("when did EU sectoral sanctions start?")  # what it would show: the date
+    assert shown.short_answer == "25 June" and shown.short_answer_confidence < threshold
 
 
 @pytest.mark.slow

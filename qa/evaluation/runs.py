@@ -237,9 +237,15 @@ class Evaluation:
     stop it: what was finished is kept, and the run is marked partial.
 
     >>> evaluation = Evaluation(Settings(), Path("eval/questions.jsonl"), ["extractive"])
-    >>> for engine, done, total in evaluation:  # doctest: +SKIP
+    >>> for engine, done, total in evaluation:  # doctest: +SKIP, +ELLIPSIS
     ...     print(engine, done, total)
-    >>> evaluation.results()["extractive"][0]["containment"]  # doctest: +SKIP
+    extractive 1 55
+    extractive 2 55
+    ...
+    extractive 55 55
+    >>> metrics, records = evaluation.results()["extractive"]  # doctest: +SKIP
+    >>> metrics["containment"], len(records)  # doctest: +SKIP
+    (0.7955, 55)
     """
 
     def __init__(

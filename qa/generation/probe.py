@@ -6,8 +6,11 @@ model is first used in-process, a child process loads it and generates two token
 verdict is cached per model file, llama-cpp-python version and CPU flags, in the model cache
 folder, so the check costs a second or two once per machine, not per run.
 
-    >>> probe(Path("model.gguf"), Path("~/.cache/qa"))  # doctest: +SKIP
-    None   # the model runs here; otherwise the reason it does not, in one sentence
+`probe` returns None when the model runs here, otherwise the reason it does not, in one
+sentence:
+
+    >>> print(probe(Path("model.gguf"), Path("~/.cache/qa")))  # doctest: +SKIP
+    None
 """
 
 import hashlib

@@ -73,8 +73,10 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in step with the corpus folder; only new or changed chunks are embedded.
 
+    >>> from pathlib import Path  # doctest: +SKIP
+    >>> from qa.models.embedder import load_embeddings  # doctest: +SKIP
     >>> ingest(Settings(corpus_dir=Path("corpus")), load_embeddings()).summary()  # doctest: +SKIP
-    'indexed 1 file(s), 6 chunk(s): 6 added, 0 unchanged, 0 removed, 0 file(s) skipped'
+    'indexed 1 file(s), 7 chunk(s): 7 added, 0 unchanged, 0 removed, 0 file(s) skipped'
 
     `allow_empty` lets an emptied corpus empty the index (the UI's delete of the last file);
     `locked` says the caller already holds the ingest lock (`ingest_lock`). A file that

@@ -16,7 +16,7 @@ class Extraction:
     replaced, so that no single file can hold an ingest (and its lock) for hours.
 
     >>> with Extraction(60) as read:  # doctest: +SKIP
-    ...     read(Path("corpus/report.pdf"), max_bytes=50 * 2**20).text[:40]
+    ...     text = read(Path("corpus/report.pdf"), max_bytes=50 * 2**20).text
     """
 
     def __init__(self, seconds: float) -> None:

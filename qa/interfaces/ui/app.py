@@ -1,6 +1,8 @@
 """The Gradio app: the Chat and Documents tabs over one service, the `/ask` API, and a
 `/document` page that opens a cited file at its quote.
 
+>>> from qa.core.settings import Settings  # doctest: +SKIP
+>>> from qa.service import build_service  # doctest: +SKIP
 >>> serve(build_service(Settings()), "127.0.0.1", 7860)  # doctest: +SKIP
 """
 

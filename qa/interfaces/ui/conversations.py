@@ -1,11 +1,14 @@
 """Conversations as plain data kept in the browser (Gradio's BrowserState): a list of
-conversations, each a list of turns holding the question as typed and the reply shown.
+conversations, each a list of turns holding the question as typed and the reply shown. A
+conversation is listed by its title and the time it was started, with its random id.
 
 >>> state = ensure(None)
->>> add_turn(state, "When did EU sectoral sanctions start?")["question"]
-'When did EU sectoral sanctions start?'
->>> choices(state)
-[('When did EU sectoral sanctions start?', ...)]
+>>> add_turn(state, "When does the night ferry leave?")["question"]
+'When does the night ferry leave?'
+>>> choices(state)  # doctest: +ELLIPSIS
+[('When does the night ferry leave? · ...', '...')]
+>>> choices(state)[0][1] == state["current"]
+True
 """
 
 import time
