@@ -61,9 +61,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "qa setup 2/3: PyTorch $(TORCH) (CPU build)"
-	$(BIN)/pip install --quiet torch==$(TORCH)
+	$(BIN)/pip install --quiet --no-compile torch==$(TORCH)
 	@echo "qa setup 3/3: qa and its libraries"
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-compile -e .
 	touch $@
 
 $(DEV): $(STAMP)
