@@ -55,7 +55,7 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
     if problem := probe(path, settings.model_cache_dir, settings.llm_threads):
         raise BackendError(
             f"{path.name} cannot run here: {problem}; rebuild llama-cpp-python "
-            "(`make setup`) or choose another engine (QA_LLM)"
+            "(`make llamacpp`, scripts/install-llama-cpp) or choose another engine (QA_LLM)"
         )
     silence_llama_log()
     try:
