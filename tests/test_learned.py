@@ -92,7 +92,7 @@ def test_qa_train_reruns_on_a_small_slice(tmp_path: Path) -> None:
     learned = json.loads(output.read_text())
     assert set(learned["scorers"]) == {"sentence", "cited", "answerable", "span"}
     assert learned["out_of_fold"]["answerable"]["answerable_refused"] <= 0.05
-    assert (tmp_path / "reader" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "reader-adapter" / "adapter_model.safetensors").is_file()
     assert learned["reader"]["trained"]["steps"] > 0
 
 
