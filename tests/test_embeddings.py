@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sentence_transformers import SentenceTransformer
 
 from qa.core.errors import BackendError, StaleIndexError
 from qa.core.settings import Settings
@@ -29,6 +28,8 @@ TEXTS = [
 
 
 def test_vectors_agree_with_sentence_transformers(embeddings: OnnxEmbeddings) -> None:
+    from sentence_transformers import SentenceTransformer  # torch: imported by this test only
+
     reference = SentenceTransformer(str(model_folder()), device="cpu").encode(
         TEXTS, normalize_embeddings=True
     )
