@@ -158,8 +158,7 @@ def test_openai_backend_streams_and_checks_citations(openai_env, embeddings, see
     assert not answer.refused and not answer.ungrounded
     assert any("25 June" in c.quote for c in answer.citations)  # the sentence that says it
     follow_up = service.ask("Did she accept them?", history=["Who came second in the election?"])
-    if not follow_up.refused:
-        assert_checked(follow_up)
+    assert_checked(follow_up)  # through the model, whatever it says; refused or cited
     data = answer.to_dict()
     assert "ungrounded" in data and "extractive" in data
 
@@ -215,8 +214,8 @@ def test_llamacpp_backend_runs_the_instruct_model_in_process(
     answer = service.ask("when did EU sectoral sanctions start?")
     assert_checked(answer)
     assert not answer.ungrounded and any("25 June" in c.quote for c in answer.citations)
-    if answer.short_answer:  # kept only when it stands in a cited sentence
-        assert any(answer.short_answer in " ".join(c.quote.split()) for c in answer.citations)
+    # (the short-answer grounding rule is tested with fixed replies in
+    # test_markers_that_name_no_shown_sentence_are_removed_and_kept_ones_quote_it)
 
 
 def test_the_bundled_base_model_is_not_a_generative_engine(seed_corpus) -> None:
