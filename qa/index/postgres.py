@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from langchain_core.documents import Document
@@ -23,6 +23,9 @@ from langchain_core.documents import Document
 from qa.core.errors import BackendError
 from qa.index.lexical import idf, source_rows, uncommon
 from qa.text.terms import terms
+
+if TYPE_CHECKING:
+    from psycopg import Connection, Cursor
 
 TABLES = [
     """CREATE TABLE IF NOT EXISTS qa_chunks (
@@ -73,7 +76,7 @@ def check_url(url: str) -> None:
         )
 
 
-def connect(url: str) -> Any:
+def connect(url: str) -> "Connection":
     """An autocommit connection to the server, or one line naming it."""
     import psycopg
 
@@ -109,7 +112,15 @@ def failures(url: str) -> Iterator[None]:
         ) from None
 
 
-def create_schema(db: Any) -> bool:
+def scalar(cursor: "Cursor") -> Any:
+    """The first column of a statement's one row (a count, a RETURNING value, a lock's answer)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise BackendError("the PostgreSQL server returned no row where one was expected")
+    return row[0]
+
+
+def create_schema(db: "Connection") -> bool:
     """Tables and indexes, made once; True if search is ranked by a RUM index."""
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -133,7 +144,7 @@ def create_schema(db: Any) -> bool:
     return method == "rum"
 
 
-def _search_index_method(db: Any) -> str | None:
+def _search_index_method(db: "Connection") -> str | None:
     row = db.execute(
         "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam"
         " WHERE c.relname = 'qa_chunks_tsv'"
@@ -161,7 +172,7 @@ class PostgresIndex:
             self.ranked = create_schema(self._db)
 
     @contextmanager
-    def _session(self) -> Iterator[Any]:
+    def _session(self) -> Iterator["Connection"]:
         with self._lock, failures(self.url):
             if self._db.closed:  # lost with a server restart: connect again
                 self._db = connect(self.url)
@@ -197,13 +208,13 @@ class PostgresIndex:
         with self._session() as db, db.transaction(), db.cursor() as cursor:
             self._count(cursor, -self._remove(cursor, list(ids)))
 
-    def _remove(self, cursor: Any, ids: list[str]) -> int:
+    def _remove(self, cursor: "Cursor", ids: list[str]) -> int:
         cursor.execute(
             "DELETE FROM qa_chunks WHERE collection = %s AND id = ANY(%s)", (self.collection, ids)
         )
         return cursor.rowcount
 
-    def _count(self, cursor: Any, change: int) -> None:
+    def _count(self, cursor: "Cursor", change: int) -> None:
         cursor.execute(
             "INSERT INTO qa_facts AS f (collection, key, value) VALUES (%s, %s, %s)"
             " ON CONFLICT (collection, key) DO UPDATE SET value = (f.value::bigint + %s)::text",
@@ -294,11 +305,13 @@ class PostgresIndex:
         total, weights = self.count(), {}
         with self._session() as db:
             for word in words:
-                found = db.execute(
-                    "SELECT count(*) FROM qa_chunks WHERE collection = %s"
-                    " AND tsv @@ to_tsquery('english', %s)",
-                    (self.collection, or_query([word])),
-                ).fetchone()[0]
+                found = scalar(
+                    db.execute(
+                        "SELECT count(*) FROM qa_chunks WHERE collection = %s"
+                        " AND tsv @@ to_tsquery('english', %s)",
+                        (self.collection, or_query([word])),
+                    )
+                )
                 weights[word] = idf(total, found)
         return weights
 
@@ -332,11 +345,13 @@ class PostgresIndex:
         """Write a fact, replacing or keeping a stored one; the value stored afterwards."""
         kept = "excluded.value" if replace else "qa_facts.value"
         with self._session() as db:
-            return db.execute(
-                "INSERT INTO qa_facts (collection, key, value) VALUES (%s, %s, %s)"
-                f" ON CONFLICT (collection, key) DO UPDATE SET value = {kept} RETURNING value",
-                (self.collection, key, value),
-            ).fetchone()[0]
+            return scalar(
+                db.execute(
+                    "INSERT INTO qa_facts (collection, key, value) VALUES (%s, %s, %s)"
+                    f" ON CONFLICT (collection, key) DO UPDATE SET value = {kept} RETURNING value",
+                    (self.collection, key, value),
+                )
+            )
 
     def close(self) -> None:
         """Release the connection."""
@@ -351,10 +366,12 @@ class IngestLock:
     def __init__(self, url: str, collection: str) -> None:
         self.url, self._db = url, connect(url)
         with failures(url):
-            row = self._db.execute(
-                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"qa-ingest/{collection}",)
-            ).fetchone()
-        self.held = bool(row[0])
+            held = scalar(
+                self._db.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s))", (f"qa-ingest/{collection}",)
+                )
+            )
+        self.held = bool(held)
         if not self.held:
             self._db.close()
 

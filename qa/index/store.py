@@ -17,7 +17,11 @@ from qa.index.postgres import PostgresIndex, failures, sqlalchemy_url
 from qa.index.sqlite import LexicalIndex
 
 if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.config import Settings as ChromaSettings
     from langchain_chroma import Chroma
+    from langchain_classic.indexes import SQLRecordManager
 
 
 class HybridStore(VectorStore):
@@ -75,7 +79,7 @@ class HybridStore(VectorStore):
         raise NotImplementedError("open a HybridStore with open_store(settings, embeddings)")
 
 
-def chroma_client(settings: Settings) -> Any:
+def chroma_client(settings: Settings) -> "ClientAPI":
     """A Chroma client: the server at QA_CHROMA_URL if set, else embedded in the index folder."""
     import chromadb
 
@@ -115,7 +119,7 @@ def read_only_copy(path: Path) -> Path:
 _COPIES: dict[Path, Path] = {}
 
 
-def chroma_server(url: str, chroma_settings: Any) -> Any:
+def chroma_server(url: str, chroma_settings: "ChromaSettings") -> "ClientAPI":
     """An HttpClient for a `chroma run` server, checked with a heartbeat."""
     from urllib.parse import urlparse
 
@@ -183,7 +187,7 @@ def index_id(lexical: LexicalBackend, create: bool) -> str | None:
 
 
 def claim_collection(
-    collection: Any, settings: Settings, lexical: LexicalBackend, claim: bool
+    collection: "Collection", settings: Settings, lexical: LexicalBackend, claim: bool
 ) -> None:
     """Refuse a collection that another qa index folder owns; an ingest claims a free one.
 
@@ -248,7 +252,7 @@ def check_servers(settings: Settings) -> None:
         )
 
 
-def record_manager(settings: Settings) -> Any:
+def record_manager(settings: Settings) -> "SQLRecordManager":
     """LangChain's SQL record manager, in the index folder or the shared database: what was
     indexed, from which file."""
     from langchain_classic.indexes import SQLRecordManager
