@@ -247,7 +247,8 @@ def train(
         "trained": datetime.now().isoformat(timespec="seconds"),
         "data": {"file": data.name, "sha256": digest},
         "reader": {
-            "adapter": "qa/models/reader-adapter/ (LoRA on the bundled all-MiniLM-L6-v2)",
+            "adapter": f"{'qa/models/reader-adapter' if adapter == ADAPTER else adapter}/"
+            " (LoRA on the bundled all-MiniLM-L6-v2)",
             "articles": sorted(halves(articles)[0]),
             "trained": reader_figures or "kept from an earlier run",
         },
