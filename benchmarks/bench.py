@@ -25,7 +25,7 @@ from benchmarks.servers import free_port, local_server, postgres_server
 from qa.core.settings import Settings
 from qa.index.sqlite import LexicalIndex
 from qa.index.store import embedder_name, open_store
-from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.chunking import chunk_document, make_chunker
 from qa.ingest.corpus import load_corpus
 from qa.service import QAService, build_service
 from qa.text.terms import STOPWORDS
@@ -106,8 +106,8 @@ def write_corpus(folder: Path, chunks: int, words: Words, chunk_size: int) -> No
 
 
 def chunk_texts(settings: Settings, corpus: Path) -> list[str]:
-    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
-    return [c.page_content for d in load_corpus(corpus, []) for c in chunk_document(d, splitter)]
+    chunker = make_chunker(settings.chunk_size, settings.chunk_overlap)
+    return [c.page_content for d in load_corpus(corpus, []) for c in chunk_document(d, chunker)]
 
 
 def bench_ingest(service: QAService, corpus: Path) -> dict:

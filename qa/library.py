@@ -2,6 +2,7 @@
 deletes and re-indexes documents, and keeps what is replaced in the trash; `QAService`
 asks questions of the index it opens."""
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ from qa.ingest.corpus import SkippedFile, source_text
 from qa.ingest.formats import SUPPORTED_SUFFIXES
 from qa.ingest.pipeline import IngestControl, IngestReport, ingest, ingest_lock
 from qa.ingest.uploads import Upload, add_to_corpus, move_to_trash
+from qa.text.blocks import decode, heading_text
 
 UPLOAD_WAIT = 60  # seconds an upload or delete waits for another ingest to end
 
@@ -54,6 +56,30 @@ class Library:
             return self.store.lexical.sources()
         except NotIndexedError:
             return []
+
+    def example_questions(self, documents: list[dict]) -> list[str]:
+        """A question from each document's content: its first FAQ question as written, else
+        one about its first section heading; a document with neither gets one about its
+        title."""
+        return [self._example_question(document) for document in documents]
+
+    def _example_question(self, document: dict) -> str:
+        heading = None
+        try:
+            chunks = self.store.lexical.documents_of([document["source"]])
+        except QAError:
+            chunks = []
+        for chunk in chunks:
+            base = chunk.metadata["start"]
+            for unit in decode(chunk.metadata.get("units", ""), base):
+                words = heading_text(chunk.page_content[unit.start - base : unit.end - base])
+                if unit.kind == "question" and words:
+                    return re.sub(r"^\d+(\.\d+)*\.?\s+", "", words)  # without its number
+                if unit.kind == "heading" and unit.level <= 2 and words and heading is None:
+                    heading = words
+        if heading:
+            return f"What does the section “{heading}” say?"
+        return f"What does “{document['title']}” say?"
 
     def session_secret(self) -> str:
         """QA_SESSION_SECRET, else a random secret kept with the index, the same for every

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.chunking import chunk_document, make_chunker
 from qa.ingest.corpus import load_file
 from qa.text.sentences import split_sentences
 
@@ -19,7 +19,7 @@ def test_chunks_reproduce_the_source_text_exactly() -> None:
     document = load_file(path, path.parent)
     text = open(path, encoding="utf-8").read()
     for size, overlap in [(800, 120), (200, 50), (60, 0)]:
-        chunks = chunk_document(document, make_splitter(size, overlap))
+        chunks = chunk_document(document, make_chunker(size, overlap))
         assert len(chunks) > 1
         for i, chunk in enumerate(chunks):
             meta = chunk.metadata
@@ -31,7 +31,7 @@ def test_chunks_reproduce_the_source_text_exactly() -> None:
 
 def test_chunks_of_tricky_text_keep_offsets() -> None:
     document = Document(page_content=TRICKY, metadata={"source": "t.txt", "title": "t"})
-    for chunk in chunk_document(document, make_splitter(50, 10)):
+    for chunk in chunk_document(document, make_chunker(50, 10)):
         assert TRICKY[chunk.metadata["start"] : chunk.metadata["end"]] == chunk.page_content
 
 

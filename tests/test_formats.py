@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
-from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.chunking import chunk_document, make_chunker
 from qa.ingest.corpus import source_text
 from qa.ingest.formats import extract
 from qa.interfaces.cli import SKIPPED_FILES_EXIT, main
@@ -88,7 +88,8 @@ def test_extractors_keep_text_titles_and_pages(tmp_path: Path) -> None:
         assert gone not in html.text
     word = extract(write_docx(tmp_path / "a.docx"))
     assert word.title == "Orchard handbook"
-    assert "# Orchard handbook" in word.text and "## Harvest" in word.text
+    kinds = [(b.kind, b.level, word.text[b.start : b.end]) for b in word.blocks]
+    assert kinds[0] == ("title", 1, "Orchard handbook") and ("heading", 2, "Harvest") in kinds
 
 
 @pytest.mark.slow
@@ -153,5 +154,5 @@ def test_instructions_in_a_document_are_only_quoted(mixed_corpus: Path) -> None:
 @given(st.text(min_size=1, max_size=3000), st.integers(20, 400), st.integers(0, 100))
 def test_chunk_offsets_reproduce_any_unicode_text(text: str, size: int, overlap: int) -> None:
     document = Document(page_content=text, metadata={"source": "x.txt", "title": "x"})
-    for chunk in chunk_document(document, make_splitter(size, overlap)):
+    for chunk in chunk_document(document, make_chunker(size, overlap)):
         assert text[chunk.metadata["start"] : chunk.metadata["end"]] == chunk.page_content

@@ -25,7 +25,7 @@ from qa.generation.grounded import (
     messages,
     reply_schema,
 )
-from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.chunking import chunk_document, make_chunker
 from qa.ingest.corpus import load_file
 from qa.interfaces.cli import main
 from qa.service import QAService, build_service
@@ -35,7 +35,7 @@ from .conftest import free_port, local_server
 
 def seed_sentences(corpus: Path) -> list[Candidate]:
     [path] = list(corpus.glob("*.md"))
-    return candidates(chunk_document(load_file(path, corpus), make_splitter(800, 120)))
+    return candidates(chunk_document(load_file(path, corpus), make_chunker(800, 120)))
 
 
 def test_markers_that_name_no_shown_sentence_are_removed_and_kept_ones_quote_it(

@@ -11,6 +11,7 @@ calibrated scorer (`params.json`, made by `qa train`):
    answer. Each decision carries its probability.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from qa.answering.spans import span_features
 from qa.core.schema import Answer
 from qa.index.lexical import LexicalBackend
 from qa.models.reader import SpanReader, Window
+from qa.text.blocks import display
 from qa.text.terms import terms
 
 REFUSAL = "The corpus does not contain the answer to this question."
@@ -149,6 +151,23 @@ def add_reading_features(ranking: Ranking) -> None:
     ranking.question["cited_probability"] = ranking.found[0].probability
 
 
+YES_NO_QUESTION = re.compile(
+    r"(is|are|was|were|do|does|did|can|could|will|would|should|shall|may|must|has|have|had)\b",
+    re.I,
+)
+STATED = re.compile(r"(Yes|No)\b")
+
+
+def stated_yes_no(question: str, best: Candidate) -> str | None:
+    """ "Yes" or "No" when a yes/no question is answered by an FAQ answer that opens with it;
+    a verbatim span of the sentence. SQuAD has no yes/no questions to learn a gate from, so
+    it is shown when the cited sentence itself is sure."""
+    if best.kind != "answer" or not best.opens_block or not YES_NO_QUESTION.match(question):
+        return None
+    said = STATED.match(best.text)
+    return said.group(1) if said else None
+
+
 def short_answer(question: str, best: Candidate, scorer: Scorer) -> tuple[str, float] | None:
     """The reader's span of the cited sentence and its probability of being right."""
     assert best.reading is not None  # the reader has read the best sentence
@@ -198,12 +217,17 @@ class ExtractiveAnswerer:
         best = ranking.found[0]
         answer = Answer(
             question=question,
-            text=f"{best.text} [1]",
+            text=f"{display(best.text)} [1]",
             citations=[quote(best, 1, self.corpus_dir, self.max_bytes)],
             confidence=round(best.probability, 3),
             sure=best.probability >= scorers["cited"].threshold,
         )
+        stated = stated_yes_no(question, best) if self.short_answers else None
+        if stated and answer.sure:
+            answer.short_answer, answer.short_answer_confidence = stated, answer.confidence
+            return answer, ranking.found
         span = short_answer(question, best, scorers["span"]) if self.short_answers else None
         if span is not None and span[1] >= scorers["span"].threshold:
-            answer.short_answer, answer.short_answer_confidence = span[0], round(span[1], 3)
+            answer.short_answer = display(span[0])
+            answer.short_answer_confidence = round(span[1], 3)
         return answer, ranking.found

@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 
 from qa.index.lexical import LexicalBackend
 from qa.models.reader import Reading
+from qa.text.blocks import ANSWER_KINDS, Unit, decode, heading_text
 from qa.text.sentences import split_sentences
 from qa.text.terms import terms
 
@@ -93,32 +94,53 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
     reading: Reading | None = None  # the span reader's best span, once it has read this
+    kind: str = "paragraph"  # of the block it belongs to (`qa.text.blocks`)
+    opens_block: bool = True  # the first sentence of its block
+
+
+def passage_units(passage: Document) -> list[Unit]:
+    """The units a chunk was made of; sentences by `split_sentences` for a chunk indexed
+    before chunks carried their units."""
+    base = passage.metadata["start"]
+    if "units" in passage.metadata:
+        return decode(passage.metadata["units"], base)
+    return [Unit("paragraph", base + a, base + b, 0, i) for i, (a, b) in enumerate(
+        split_sentences(passage.page_content))]  # fmt: skip
 
 
 def candidates(passages: list[Document]) -> list[Candidate]:
-    """Every sentence of the passages, once, with offsets into the source file."""
+    """Every sentence of the passages' answer blocks, once, with offsets into the source
+    file and the units before and after it in reading order: the sentence before the first
+    of an FAQ answer is its question, before the first of a section its heading, so their
+    words count in the context features. Headings, titles and questions are never
+    candidates (SQuAD has no headings to learn that from: it is a rule of the block model)."""
     seen, found = set(), []
     for rank, passage in enumerate(passages):
-        base, text = passage.metadata["start"], passage.page_content
-        spans = split_sentences(text)
-        for position, (start, end) in enumerate(spans):
-            sentence = text[start:end]
-            key = (passage.metadata["source"], base + start)
-            if (
-                key in seen
-                or len(sentence.split()) < MIN_SENTENCE_WORDS
-                or sentence.startswith("#")
-            ):
+        base, text, meta = passage.metadata["start"], passage.page_content, passage.metadata
+        units = passage_units(passage)
+        read = [_unit_text(text, base, u) for u in units]
+        position = -1
+        for i, unit in enumerate(units):
+            if unit.kind not in ANSWER_KINDS:
+                continue
+            position += 1
+            sentence = text[unit.start - base : unit.end - base]
+            key = (meta["source"], unit.start)
+            if key in seen or len(sentence.split()) < MIN_SENTENCE_WORDS:
                 continue
             seen.add(key)
-            previous = text[slice(*spans[position - 1])] if position else ""
-            following = text[slice(*spans[position + 1])] if position + 1 < len(spans) else ""
-            found.append(
-                Candidate(
-                    passage, base + start, base + end, sentence, rank, position, previous, following
-                )
-            )
+            previous = read[i - 1] if i else ""
+            following = read[i + 1] if i + 1 < len(units) else ""
+            opens = not i or units[i - 1].block != unit.block
+            where = (passage, unit.start, unit.end, sentence, rank, position)
+            found.append(Candidate(*where, previous, following, kind=unit.kind, opens_block=opens))
     return found
+
+
+def _unit_text(text: str, base: int, unit: Unit) -> str:
+    """A unit's words: a heading without its marks, a sentence as it stands."""
+    piece = text[unit.start - base : unit.end - base]
+    return piece if unit.kind in ANSWER_KINDS else heading_text(piece)
 
 
 def stem(word: str) -> str:

@@ -52,8 +52,18 @@ def span_kinds(text: str) -> set[str]:
     }
 
 
+def _inside_word(char: str) -> bool:
+    """A character that continues a word, path or identifier (not a hyphen or full stop)."""
+    return char.isalnum() or char in "/\\_$~@%"
+
+
 def trim(sentence: str, start: int, end: int) -> tuple[int, int]:
-    """The span without the punctuation and spaces at its edges."""
+    """The span widened to whole words (a path, not part of one: "/bin/sync", not
+    "bin/sync"), without the punctuation and spaces at its edges."""
+    while start > 0 and _inside_word(sentence[start - 1]) and not sentence[start].isspace():
+        start -= 1
+    while end < len(sentence) and _inside_word(sentence[end]) and not sentence[end - 1].isspace():
+        end += 1
     while start < end and sentence[start] in EDGE_PUNCTUATION:
         start += 1
     while end > start and sentence[end - 1] in EDGE_PUNCTUATION:

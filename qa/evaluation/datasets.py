@@ -40,7 +40,7 @@ def json_lines(text: str) -> list[str]:
 
 
 FIELDS = {"id": str, "question": str, "answers": list}
-OPTIONAL = {"unanswerable": bool, "turns": list, "evidence": str}
+OPTIONAL = {"unanswerable": bool, "turns": list, "evidence": str, "file": str}
 
 
 def _parse_line(line: str, where: str) -> EvalQuestion | None:
@@ -67,7 +67,10 @@ def _parse_line(line: str, where: str) -> EvalQuestion | None:
         if data.get("feedback") == "down":
             return None
         raise InputError(f"{where}: 'answers' is empty; mark the question \"unanswerable\": true")
-    return EvalQuestion(**{k: v for k, v in data.items() if k in FIELDS or k in OPTIONAL})
+    given = {k: v for k, v in data.items() if k in FIELDS or k in OPTIONAL}
+    if "file" in given:  # the file name that holds the answer: retrieval is scored by it
+        given["gold_source"] = given.pop("file")
+    return EvalQuestion(**given)
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:

@@ -28,6 +28,7 @@ from langchain_core.utils.json import parse_partial_json
 from qa.answering.quotes import quote
 from qa.answering.sentences import Candidate
 from qa.core.schema import Citation
+from qa.text.blocks import display
 
 NOT_FOUND = "NOT IN THE DOCUMENTS"
 SYSTEM = (
@@ -78,7 +79,7 @@ def format_evidence(sentences: list[Candidate]) -> str:
             current = meta["source"]
             title = meta.get("title", "").replace('"', "'").replace("\n", " ")
             blocks.append(f'<document title="{title}">')
-        text = " ".join(sentence.text.split()).replace("</document", "<\\/document")
+        text = display(sentence.text).replace("</document", "<\\/document")
         blocks.append(f"[{n}] {text}")
     blocks.append("</document>")
     return "\n".join(blocks)
@@ -211,9 +212,7 @@ def ground(
     short = " ".join(reply.short_answer.split())
     whole = re.compile(rf"(?<!\w){re.escape(short)}(?!\w)")  # words, not parts of words
     holding = [
-        sentences[n - 1]
-        for n in numbers
-        if short and whole.search(" ".join(sentences[n - 1].text.split()))
+        sentences[n - 1] for n in numbers if short and whole.search(display(sentences[n - 1].text))
     ]
     return Grounded(
         "".join(pieces).strip(),

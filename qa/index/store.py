@@ -1,6 +1,7 @@
 """The index: Chroma for vectors, the lexical index beside it, kept in step as one store."""
 
 import os
+import uuid
 from collections.abc import Iterable
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from langchain_classic.indexes import SQLRecordManager
 
 
+def retrieval_text(chunk: Document) -> str:
+    """What a chunk's vector embeds: its heading path, then its text."""
+    path = chunk.metadata.get("headings")
+    return f"{path}\n\n{chunk.page_content}" if path else chunk.page_content
+
+
 class HybridStore(VectorStore):
     """A Chroma store whose writes and deletes also go to the lexical index.
 
@@ -41,7 +48,21 @@ class HybridStore(VectorStore):
         return self.dense.embeddings
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
-        ids = self.dense.add_documents(documents, **kwargs)
+        """Both indexes; a chunk's vector embeds its heading path with its text, so a section
+        heading that names what the question asks helps find it."""
+        if self.embeddings is None or not documents:
+            ids = self.dense.add_documents(documents, **kwargs)
+        else:
+            ids = list(kwargs.get("ids") or [d.id or str(uuid.uuid4()) for d in documents])
+            vectors = self.embeddings.embed_documents([retrieval_text(d) for d in documents])
+            # langchain_chroma's add_texts embeds page_content only; its collection takes
+            # our vectors with the same documents and metadata
+            self.dense._collection.upsert(
+                ids=ids,
+                embeddings=vectors,  # type: ignore[arg-type]
+                documents=[d.page_content for d in documents],
+                metadatas=[d.metadata for d in documents],
+            )
         self.lexical.upsert(ids, documents)
         return ids
 

@@ -62,20 +62,10 @@ def corpus_files(corpus_dir: Path, passed_over: list[SkippedFile] | None = None)
 UNREADABLE_FOLDER = "this folder cannot be read; the earlier chunks of its files are kept"
 
 
-def title_of(text: str, path: Path, title: str | None = None) -> str:
-    """The format's own title, else a Markdown `# heading`, else a short first line of a
-    .txt file, else the file name."""
+def title_of(path: Path, title: str | None = None) -> str:
+    """The title the reader found in the file's structure, else the file name."""
     if title and title.strip():
-        return title.strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-        if len(line) <= MAX_TITLE_CHARS and path.suffix.lower() == ".txt":
-            return line
-        break
+        return " ".join(title.split())[:MAX_TITLE_CHARS]
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
 
 
@@ -93,7 +83,8 @@ def load_file(
         )
     metadata: dict[str, object] = {
         "source": path.relative_to(corpus_dir).as_posix(),
-        "title": title_of(extracted.text, path, extracted.title),
+        "title": title_of(path, extracted.title),
+        "blocks": extracted.blocks,  # for chunking; not stored
     }
     if extracted.page_starts:
         metadata["page_starts"] = extracted.page_starts

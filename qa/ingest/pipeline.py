@@ -16,7 +16,7 @@ from qa.core.errors import BackendError, Cancelled, CorpusError, IndexBusyError,
 from qa.core.settings import Settings
 from qa.index.lexical import LexicalBackend
 from qa.index.store import HybridStore, check_servers, embedder_name, open_store, record_manager
-from qa.ingest.chunking import chunk_document, make_splitter
+from qa.ingest.chunking import Chunker, chunk_document, make_chunker
 from qa.ingest.corpus import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
 
 if TYPE_CHECKING:
@@ -104,8 +104,8 @@ def ingest(
         documents.append(document)
     if not documents and not unreachable and not allow_empty:
         raise CorpusError(f"no readable file in {settings.corpus_dir} ({_skipped_text(report)})")
-    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
-    chunks = _chunks(documents, splitter, settings, report)
+    chunker = make_chunker(settings.chunk_size, settings.chunk_overlap)
+    chunks = _chunks(documents, chunker, settings, report)
     report.files = len({chunk.metadata["source"] for chunk in chunks})
     report.chunks = len(chunks)
 
@@ -142,12 +142,12 @@ def replaced_note(count: int) -> str:
     )
 
 
-def _chunks(documents: list, splitter, settings: Settings, report: IngestReport) -> list:
+def _chunks(documents: list, chunker: Chunker, settings: Settings, report: IngestReport) -> list:
     """Every document's chunks; a document that cannot be chunked is skipped, named."""
     chunks = []
     for document in documents:
         try:
-            chunks += chunk_document(document, splitter)
+            chunks += chunk_document(document, chunker)
         except Exception as exc:  # one file's failure must not stop the others
             source = str(settings.corpus_dir / document.metadata["source"])
             reason = f"it could not be split into chunks ({type(exc).__name__}: {exc})"[:300]

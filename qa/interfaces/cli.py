@@ -11,6 +11,7 @@ import click
 
 from qa.core.errors import IndexBusyError, InputError, QAError
 from qa.core.schema import Answer
+from qa.text.blocks import display
 
 if TYPE_CHECKING:  # imported when a command runs: `qa --help` loads no models
     from qa.ingest.pipeline import IngestReport
@@ -414,5 +415,5 @@ def format_answer(answer: Answer, with_text: bool = True) -> str:
         where = f"{citation.source}, characters {citation.start}-{citation.end}"
         where += f", page {citation.page}" if citation.page else ""
         lines.append(f"\n[{citation.n}] {citation.title} ({where})")
-        lines.append(f'    "{citation.quote}"')
+        lines.append(f'    "{display(citation.quote)}"')
     return "\n".join(lines)

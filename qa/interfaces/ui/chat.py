@@ -208,7 +208,7 @@ class ChatHandlers:
     # first load
 
     def welcome(self, documents: list[dict]) -> tuple:
-        """What is indexed and how to start, and example questions from the titles."""
+        """What is indexed and how to start, and example questions from the documents."""
         if documents:
             chunks = sum(d["chunks"] for d in documents)
             text = (
@@ -221,7 +221,8 @@ class ChatHandlers:
                 "**Nothing is indexed yet.** Add documents in the Documents tab, or put them "
                 "in the corpus folder and run `qa ingest`."
             )
-        examples = [example_question(d["title"]) for d in documents[:EXAMPLES]]
+        questions = self.service.library.example_questions(documents[:EXAMPLES])
+        examples = [(question, label_of(question)) for question in questions]
         return text, gr.Dataset(
             samples=[[question] for question, _ in examples],
             sample_labels=[label for _, label in examples],
@@ -250,10 +251,9 @@ def voted_turn(turns: list[dict], data: gr.LikeData) -> int | None:
     return matches[-1] if len(matches) == 1 else None
 
 
-def example_question(title: str) -> tuple[str, str]:
-    """A question a document's title answers, and its label (a long title cut at a word)."""
-    label = title if len(title) <= 60 else title[:60].rsplit(" ", 1)[0] + "…"
-    return f"What does “{title}” say?", f"What does “{label}” say?"
+def label_of(question: str) -> str:
+    """An example question as its button shows it: a long one cut at a word."""
+    return question if len(question) <= 80 else question[:80].rsplit(" ", 1)[0] + "…"
 
 
 def settings_line(engine: str, top_k: int, scope: list[str] | None) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from qa.core.schema import Answer, Citation
+from qa.text.blocks import display
 
 # Markdown, HTML, LaTeX and autolink syntax; entities show as the character and trigger nothing
 SYNTAX = "&<>\"'\\`*_{}[]()#+-.!|~$:/=@%^"
@@ -69,13 +70,14 @@ def render_citation(citation: Citation, answer: Answer, corpus_dir: Path) -> str
         None,
     )
     if passage is None:
-        body = f"<mark>{verbatim(citation.quote, True)}</mark>"
+        body = f"<mark>{verbatim(display(citation.quote))}</mark>"
     else:
         a, b = citation.start - passage.start, citation.end - passage.start
+        before, after = passage.text[:a], passage.text[b:]
         body = (
-            verbatim(passage.text[:a], True)
-            + f"<mark>{verbatim(passage.text[a:b], True)}</mark>"
-            + verbatim(passage.text[b:], True)
+            verbatim(display(before, True) + (" " if before[-1:].isspace() else ""), True)
+            + f"<mark>{verbatim(display(passage.text[a:b]))}</mark>"
+            + verbatim((" " if after[:1].isspace() else "") + display(after, True), True)
         )
     source = relative_source(citation.source, corpus_dir)
     where = f"{verbatim(source)}, characters {citation.start}-{citation.end}"
