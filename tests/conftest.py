@@ -26,6 +26,14 @@ ANSWER_KEYS = {
 }
 
 
+def seed_chunks() -> int:
+    """How many chunks the seed article makes at the default chunk size and overlap."""
+    from qa.ingest.chunking import chunk_document, make_chunker
+    from qa.ingest.corpus import load_file
+
+    return len(chunk_document(load_file(SEED[0], SEED[0].parent), make_chunker(800, 120)))
+
+
 @pytest.fixture(autouse=True)
 def data_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point QA_CORPUS_DIR and QA_INDEX_DIR at empty folders of this test."""

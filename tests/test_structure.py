@@ -221,3 +221,19 @@ def test_real_word_and_pdf_files_from_tika_read_as_blocks() -> None:
     pdf = extract(DOCUMENTS / "testPDFVarious.pdf")
     items = [pdf.text[b.start : b.end] for b in pdf.blocks if b.kind == "item"]
     assert len(items) >= 3 and items[0].startswith("1)")
+
+
+def test_faq_entries_and_introduced_lines(tmp_path: Path) -> None:
+    path = tmp_path / "faq.txt"
+    path.write_text(
+        "1. Is the pier open at night?\n\n    No.  It closes at dusk.\n\n"
+        "2. Can I fish from the pier?\n\n    Yes, with a permit.\n\n"
+        "3. Does the cafe take cards?\n\n    Yes, all of them.\n\n"
+        "4. I need a permit for my boat.\n\n    Ask the harbour master.\n\n"
+        "To moor overnight, add this line to your booking:\n\n    Overnight berth\n\n"
+        "The booking is then confirmed by e-mail.\n",
+        encoding="utf-8",
+    )
+    found = kinds(path)
+    assert ("question", 1, "4. I need a permit for my boat.") in found  # an entry, as its FAQ
+    assert ("answer", 0, "Overnight berth") in found  # introduced by a colon: not a heading

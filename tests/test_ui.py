@@ -260,7 +260,8 @@ def test_rejected_questions_never_enter_the_conversation(page) -> None:
     page.locator("#question-status").get_by_text("characters long").wait_for()
     assert page.locator(USER).count() == 0 and box.input_value() == too_long
     reply = ask_ui(page, too_long[:1990])  # accepted, so it becomes history...
-    assert "⚠️" not in reply and "Not in the documents" in reply  # one question 52 times: refused
+    assert "⚠️" not in reply and "characters long" not in reply  # answered, not an error
+    assert "Not in the documents" in reply or "[1]" in reply
     reply = ask_ui(page, "Who came second in the election?")  # ...and the next one still works
     assert "Tikhanovskaya" in reply and "characters long" not in reply
     assert page.locator(USER).count() == 2

@@ -74,7 +74,8 @@ def _group_blocks(
     text: str, group: list[tuple[int, int]], wrap: int, last: bool = False
 ) -> list[Block]:
     """The blocks of one run of lines: underlined headings, questions, headings, list items,
-    paragraphs. A line alone is a heading only if something follows it (`last` is False)."""
+    paragraphs. A line alone is a heading only if something follows it (`last` is False) and
+    no colon introduces it ("add this option:" and the option on a line of its own)."""
     blocks: list[Block] = []
     current: list[tuple[int, int]] = []
     kind = "paragraph"
@@ -99,7 +100,10 @@ def _group_blocks(
             kind = "paragraph"
             continue
         alone = len(group) == 1 or (not current and wrap and len(line) < 0.55 * wrap)
-        level = _heading_level(line) if alone and not following[:1].isspace() else 0
+        introduced = text[max(0, start - 200) : start].rstrip().endswith(":")
+        level = (
+            _heading_level(line) if alone and not introduced and not following[:1].isspace() else 0
+        )
         if level and not last and (len(group) == 1 or NUMBERED.match(line)):
             close()
             blocks.append(Block("heading", *_trimmed(text, start, end), level))
@@ -145,7 +149,27 @@ def plain_blocks(text: str, wrap: int) -> list[Block]:
             if asks and only.end - only.start <= QUESTION_CHARS:
                 found = [Block("question", only.start, only.end, only.level)]
         blocks += found
-    return answers_after_questions(blocks)
+    return answers_after_questions(_numbered_entries(text, blocks))
+
+
+def _numbered_entries(text: str, blocks: list[Block]) -> list[Block]:
+    """In an FAQ whose numbered one-line entries are mostly questions, the few phrased as
+    statements ("10. I need a Delphi interface to zlib.") are entries too."""
+    entries = [
+        i
+        for i, b in enumerate(blocks)
+        if b.kind in ("question", "heading", "item")
+        and "\n" not in text[b.start : b.end]
+        and NUMBERED.match(text, b.start)
+        and text[b.start - 1 : b.start] in ("", "\n")  # at the margin, not a point inside an answer
+    ]
+    asked = sum(blocks[i].kind == "question" for i in entries)
+    if asked < 3 or asked * 2 < len(entries):
+        return blocks
+    found = list(blocks)
+    for i in entries:
+        found[i] = Block("question", blocks[i].start, blocks[i].end, max(blocks[i].level, 1))
+    return found
 
 
 def answers_after_questions(blocks: list[Block]) -> list[Block]:
