@@ -31,6 +31,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return trimmed
 
 
+ABBREVIATION_WINDOW = 30  # characters before a full stop that can hold "Prof." or "U.S."
 SOFT_LINE = 0.55  # a line at least this share of the wrap width was wrapped, not ended
 MIN_WORDS = 3  # a shorter sentence ("Yes.") is read with the one after it
 
@@ -56,7 +57,9 @@ def split_block(text: str, start: int, end: int, wrap: int = 0, code: bool = Fal
     for match in SENTENCE_END.finditer(block):
         if code and "\n" not in match.group():
             continue
-        if match.group().startswith(".") and NOT_AN_END.search(block[: match.start() + 1]):
+        # the abbreviation test reads only the word before the full stop: linear on long blocks
+        before = block[max(0, match.start() - ABBREVIATION_WINDOW) : match.start() + 1]
+        if match.group().startswith(".") and NOT_AN_END.search(before):
             continue
         if match.group()[0] == "\n" and not code and wrap:
             line = block[block.rfind("\n", 0, match.start()) + 1 : match.start()]
