@@ -15,14 +15,14 @@ LLAMACPP := $(VENV)/.installed-llamacpp
 TEST_LLAMACPP := $(VENV)/.installed-test-llamacpp
 TORCH := 2.13.0
 
-.PHONY: run test check setup llamacpp chromium postgres instruct-model lint clean
+.PHONY: run test check setup llamacpp chromium postgres tesseract instruct-model lint clean
 
 # qa on its defaults: compiles nothing (llama-cpp-python is the llamacpp engine's, `make llamacpp`).
-run: $(STAMP)
+run: $(STAMP) tesseract
 	$(BIN)/qa serve
 
 # Every tier, the import layers and the types: what CI runs.
-test: $(DEV) $(TEST_LLAMACPP) chromium postgres instruct-model
+test: $(DEV) $(TEST_LLAMACPP) chromium postgres tesseract instruct-model
 	$(BIN)/ruff check qa tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy
@@ -42,6 +42,11 @@ instruct-model: $(STAMP)
 # The UI tests drive Debian's Chromium through Playwright; never a downloaded browser build.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# Scans and pictures are read by Debian's Tesseract 5 (OCR). Without it qa still runs: those
+# files are skipped with the reason.
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq tesseract-ocr; } || echo "qa: tesseract-ocr could not be installed; scans and pictures will be skipped"
 
 # The shared-index tests start throwaway PostgreSQL clusters from Debian's packages, with the
 # RUM extension for ranked full-text search; never a server of the machine's own.

@@ -394,6 +394,51 @@ def bench_backend(
     return figures
 
 
+def bench_reading(settings: Settings, folder: Path, rounds: int) -> dict:
+    """Office, OpenDocument, e-book and e-mail files read per second (copies of the seed
+    article, read in this process as the extraction worker reads them), and OCR pages per
+    second of a 300 dpi scanned-only copy, for each OCR engine (the first is qa's default)."""
+    from benchmarks.documents import write_copies
+    from qa.ingest.formats import extract
+    from qa.ingest.ocr import OcrError, read_image, render_pdf_page
+
+    plain = sorted(settings.corpus_dir.glob("*.md")) + sorted(settings.corpus_dir.glob("*.txt"))
+    if not plain:
+        return {"skipped": "no .md or .txt file in the corpus to copy into other formats"}
+    text = plain[0].read_text(encoding="utf-8")
+    copies = write_copies(text, folder)
+    office = [p for p in copies if p.suffix != ".pdf"]
+    per_format = {}
+    for path in office:
+        extract(path)  # imports and caches warmed
+        began = time.perf_counter()
+        for _ in range(rounds):
+            extract(path)
+        per_format[path.suffix.lstrip(".")] = round(rounds / (time.perf_counter() - began), 1)
+    began = time.perf_counter()
+    for _ in range(rounds):
+        for path in office:
+            extract(path)
+    figures: dict = {
+        "office_files_per_s": round(rounds * len(office) / (time.perf_counter() - began), 1),
+        "office_files_per_s_by_format": per_format,
+    }
+    scan = next(p for p in copies if p.suffix == ".pdf")
+    pages = [render_pdf_page(scan, 0), render_pdf_page(scan, 1)]
+    for engine in ("tesseract", "rapidocr"):
+        try:
+            read_image(pages[0], engine=engine)  # models loaded
+        except OcrError as exc:  # rapidocr-onnxruntime is a test tool, not a dependency
+            figures[f"ocr_pages_per_s_{engine}"] = str(exc)
+            continue
+        began = time.perf_counter()
+        for page in pages:
+            read_image(page, settings.ocr_languages, engine=engine)
+        figures[f"ocr_pages_per_s_{engine}"] = round(len(pages) / (time.perf_counter() - began), 2)
+    figures["ocr_page_pixels"] = f"{pages[0].width}x{pages[0].height} (300 dpi A4)"
+    return figures
+
+
 def run_bench(
     settings: Settings,
     quick: bool,
@@ -423,6 +468,7 @@ def run_bench(
     )
     figures["cold_start"] = bench_cold_start(settings, dict(os.environ))
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
+        figures["reading"] = bench_reading(settings, Path(folder) / "copies", 3 if quick else 20)
         words = Words("\n".join(d.page_content for d in load_corpus(settings.corpus_dir, [])))
         if not size:
             figures["uniform_bm25"] = bench_uniform_bm25(Path(folder), sizes[-1], words)
@@ -555,4 +601,13 @@ def table(figures: dict) -> str:
             [f"{cold['seconds']}, {cold['peak_mb']}"],
         )
     )
+    if "office_files_per_s" in figures.get("reading", {}):
+        reading = figures["reading"]
+        by_format = ", ".join(
+            f"{k} {v}" for k, v in reading["office_files_per_s_by_format"].items()
+        )
+        office = f"{reading['office_files_per_s']} ({by_format})"
+        rows.append(row("Office, OpenDocument, e-book, e-mail files read /s", [office]))
+        ocr = f"{reading['ocr_pages_per_s_tesseract']} / {reading['ocr_pages_per_s_rapidocr']}"
+        rows.append(row("OCR pages /s, Tesseract (default) / RapidOCR, 300 dpi A4", [ocr]))
     return "\n".join(rows)

@@ -9,13 +9,15 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from qa.core.errors import BackendError, InputError, NotIndexedError, QAError
+from qa.core.errors import BackendError, IndexBusyError, InputError, NotIndexedError, QAError
 from qa.core.settings import Settings
 from qa.index.store import HybridStore, open_existing_store, open_lexical
-from qa.ingest.corpus import SkippedFile, source_text
-from qa.ingest.formats import SUPPORTED_SUFFIXES
+from qa.ingest.corpus import SkippedFile, StoredTexts, source_extracted
+from qa.ingest.formats import SUPPORTED_SUFFIXES, Extracted
 from qa.ingest.pipeline import IngestControl, IngestReport, ingest, ingest_lock
 from qa.ingest.uploads import Upload, add_to_corpus, move_to_trash
+from qa.ingest.watch import CorpusWatcher
+from qa.ingest.web import SavedPage, WebPage, saved_pages
 from qa.text.blocks import decode, heading_text
 
 UPLOAD_WAIT = 60  # seconds an upload or delete waits for another ingest to end
@@ -25,6 +27,7 @@ class Library:
     """The corpus and its index for `settings`; the embedder and the index open on first use."""
 
     suffixes = SUPPORTED_SUFFIXES  # the file types qa reads
+    watcher: CorpusWatcher[IngestReport] | None = None  # while `qa serve` watches the corpus
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
@@ -119,6 +122,88 @@ class Library:
             lock.release()
         return uploads, rejected, report
 
+    def add_urls(
+        self, urls: list[str], progress: bool | None = True
+    ) -> tuple[list[SavedPage], list[QAError], IngestReport]:
+        """Fetch web pages, keep their main text in corpus/web/ and index them; a page that
+        cannot be fetched or has no main text is refused (its error says why) and nothing
+        of it is written. The same address again replaces its file.
+
+        >>> saved, failed, _ = library.add_urls(["https://example.org/ferry"])  # doctest: +SKIP
+        >>> saved[0].path, saved[0].status  # doctest: +SKIP
+        (PosixPath('web/example.org/ferry.html'), 'added')
+        """
+        pages, failed = self._fetch_pages(urls)
+        saved, more_failed, report = self._save_pages(pages, progress, refresh=False)
+        return saved, [exc for _, exc in [*failed, *more_failed]], report
+
+    def refresh_web(self) -> tuple[list[SavedPage], list[tuple[Path, QAError]]]:
+        """Fetch every saved web page again and save those whose text changed; a page that
+        cannot be fetched keeps its old file. Indexing is left to the caller (`qa ingest`)."""
+        found = saved_pages(self.settings.corpus_dir)
+        pages, failed = self._fetch_pages([url for _, url in found])
+        where = {url: path for path, url in found}
+        saved, more_failed, _ = self._save_pages(pages, progress=False, refresh=True, index=False)
+        failures = [(where.get(url, Path(url)), exc) for url, exc in [*failed, *more_failed]]
+        return saved, failures
+
+    def _fetch_pages(self, urls: list[str]) -> tuple[list[WebPage], list[tuple[str, QAError]]]:
+        """Each address fetched and its main text extracted (no lock held meanwhile)."""
+        from qa.ingest.fetch import fetch
+        from qa.ingest.web import extract_page
+
+        settings, pages, failed = self.settings, [], []
+        for url in dict.fromkeys(urls):
+            try:
+                fetched = fetch(
+                    url, settings.web_timeout, settings.max_file_bytes, settings.allow_private_urls
+                )
+                pages.append(extract_page(fetched))
+            except QAError as exc:
+                failed.append((url, exc))
+        return pages, failed
+
+    def _save_pages(
+        self, pages: list[WebPage], progress: bool | None, refresh: bool, index: bool = True
+    ) -> tuple[list[SavedPage], list[tuple[str, QAError]], IngestReport]:
+        """Pages written into the corpus under the ingest lock, then indexed (`index`)."""
+        from qa.ingest.web import save_page
+
+        if not pages:
+            return [], [], IngestReport()
+        settings, saved, failed, report = self.settings, [], [], IngestReport()
+        lock = ingest_lock(settings, UPLOAD_WAIT)
+        try:
+            for page in pages:
+                try:
+                    saved.append(save_page(page, settings.corpus_dir, self.trash_dir, refresh))
+                except QAError as exc:
+                    failed.append((page.url, exc))
+            if index and any(page.status != "unchanged" for page in saved):
+                report = self.ingest(progress=progress, locked=True)
+        finally:
+            lock.release()
+        return saved, failed, report
+
+    def watch(self) -> CorpusWatcher[IngestReport]:
+        """Index the corpus again within seconds whenever files in it are added, changed or
+        removed (`qa serve`), in a background thread; never alongside another ingest."""
+        settings = self.settings
+        watcher = CorpusWatcher(settings.corpus_dir, self._reindex_if_free, [settings.index_dir])
+        self.watcher = watcher
+        return watcher.start()
+
+    def _reindex_if_free(self) -> IngestReport | None:
+        """An ingest if no other is under way (None: try again later)."""
+        try:
+            lock = ingest_lock(self.settings, 0)
+        except IndexBusyError:
+            return None
+        try:
+            return self.ingest(progress=False, allow_empty=True, locked=True)
+        finally:
+            lock.release()
+
     def delete_document(self, source: str) -> IngestReport:
         """Move an indexed file to the trash and remove its chunks, as `qa ingest` would."""
         if source not in {d["source"] for d in self.documents()}:
@@ -140,11 +225,20 @@ class Library:
 
     def document_text(self, source: str) -> tuple[str, str]:
         """An indexed document's title and text, as its citations' offsets count it."""
+        title, extracted = self.document(source)
+        return title, extracted.text
+
+    def document(self, source: str) -> tuple[str, Extracted]:
+        """An indexed document's title and stored extraction (text, pages, OCR boxes)."""
         titles = {d["source"]: d["title"] for d in self.documents()}
         if source not in titles:
             raise InputError(f"not an indexed document: {source}")
-        settings = self.settings
-        return titles[source], source_text(settings.corpus_dir, source, settings.max_file_bytes)
+        settings, lexical = self.settings, self.store.lexical
+        chunks = lexical.documents_of([source])
+        metadata = chunks[0].metadata if chunks else {"source": source}
+        return titles[source], source_extracted(
+            settings.corpus_dir, source, settings.max_file_bytes, StoredTexts(lexical), metadata
+        )
 
     def ingest(
         self,

@@ -28,6 +28,7 @@ from qa.generation.grounded import (
     stream_reply,
 )
 from qa.index.store import HybridStore
+from qa.ingest.corpus import StoredTexts
 from qa.library import Library
 from qa.models.reader import SpanReader, load_reader
 from qa.retrieval import contextual_query, hybrid_retriever
@@ -224,7 +225,11 @@ class QAService:
         reply = Reply.parse(raw)
         if not reply.refused:
             grounded = ground(
-                reply, sentences, self.settings.corpus_dir, self.settings.max_file_bytes
+                reply,
+                sentences,
+                self.settings.corpus_dir,
+                self.settings.max_file_bytes,
+                StoredTexts(self.library.store.lexical),
             )
             answer.text, answer.citations = grounded.text, grounded.citations
             answer.proposed_short_answer = grounded.short_answer

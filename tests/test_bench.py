@@ -30,6 +30,11 @@ def test_quick_bench_writes_every_figure(seed_corpus: Path, tmp_path: Path) -> N
     assert "one core busy" in result.stdout and "each search alone" in result.stdout
     assert figures["uniform_bm25"]["chunks"] == 1000
     assert "ingest / SentenceTransformer.encode" in result.stdout and "server" in result.stdout
+    reading = figures["reading"]
+    assert set(reading["office_files_per_s_by_format"]) == {"pptx", "eml", "epub", "odt", "xlsx"}
+    assert reading["office_files_per_s"] > 0
+    assert reading["ocr_pages_per_s_tesseract"] > 0 and reading["ocr_pages_per_s_rapidocr"] > 0
+    assert "OCR pages /s" in result.stdout
 
 
 def test_this_index_times_the_searches_over_an_index_as_it_is(indexed, tmp_path: Path) -> None:

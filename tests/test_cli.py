@@ -43,7 +43,7 @@ def test_asking_before_indexing() -> None:
 
 
 def test_empty_corpus(data_dirs: Path) -> None:
-    one_error_line(run("ingest"), 4, "holds no .txt, .md, .pdf, .html, .htm, .docx files")
+    one_error_line(run("ingest"), 4, "holds no file qa reads (text, Markdown, PDF")
     (data_dirs / "blank.txt").write_text("  \n", encoding="utf-8")
     one_error_line(run("ingest"), 4, "blank.txt: it is empty")
 

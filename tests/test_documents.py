@@ -60,14 +60,14 @@ def test_uploads_that_cannot_enter_the_corpus_are_rejected_and_change_nothing(
             write(tmp_path / "up", ".notes.md", "# Notes\n\nHidden.\n"),
             write(tmp_path / "up", "evil.md", "# Evil\n\nWritten through a link.\n"),
             write(tmp_path / "up", "latin.txt", latin),
-            write(tmp_path / "up", "slides.pptx", b"PK"),
+            write(tmp_path / "up", "slides.key", b"PK"),
         ]
     )
     assert uploads == []
     reasons = {r.path: r.reason for r in rejected}
     assert "hidden files are not indexed" in reasons[".notes.md"]
     assert "symbolic link" in reasons["evil.md"]
-    assert "latin.txt" in reasons and "unsupported file type" in reasons["slides.pptx"]
+    assert "latin.txt" in reasons and "unsupported file type .key" in reasons["slides.key"]
     assert not outside.exists()
     assert {p.name: p.read_bytes() for p in corpus.iterdir() if not p.is_symlink()} == before
 

@@ -311,14 +311,14 @@ def test_uploads_say_what_happened_and_every_session_sees_the_corpus(app, page, 
     hidden.write_text("# Hidden\n\nNot indexed.\n")
     bad = ARTIFACTS / "scan.pdf"
     bad.write_bytes(b"%PDF-1.4 not really")
-    unsupported = ARTIFACTS / "slides.pptx"
+    unsupported = ARTIFACTS / "slides.key"
     unsupported.write_bytes(b"PK not a deck")
     files = [str(p) for p in (penguins, hidden, bad, unsupported)]
     page.locator("#upload input[type=file]").set_input_files(files)
     page.wait_for_timeout(1000)
     page.locator("#add").click()
     status.get_by_text("Added penguins.md").wait_for(timeout=60000)
-    for text in ("scan.pdf: it is not a readable PDF", "slides.pptx: unsupported file type"):
+    for text in ("scan.pdf: it is not a readable PDF", "slides.key: unsupported file type"):
         assert text in status.inner_text()
     assert ".hidden.md: its name starts with '.'" in status.inner_text()
     assert (app["corpus"] / "penguins.md").is_file() and not (app["corpus"] / "scan.pdf").exists()

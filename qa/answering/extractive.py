@@ -33,6 +33,7 @@ from qa.answering.sentences import (
 from qa.answering.spans import span_features
 from qa.core.schema import Answer
 from qa.index.lexical import LexicalBackend
+from qa.ingest.corpus import StoredTexts
 from qa.models.reader import SpanReader, Window
 from qa.text.blocks import display
 from qa.text.terms import terms
@@ -218,7 +219,7 @@ class ExtractiveAnswerer:
         answer = Answer(
             question=question,
             text=f"{display(best.text)} [1]",
-            citations=[quote(best, 1, self.corpus_dir, self.max_bytes)],
+            citations=[quote(best, 1, self.corpus_dir, self.max_bytes, StoredTexts(self.lexical))],
             confidence=round(best.probability, 3),
             sure=best.probability >= scorers["cited"].threshold,
         )

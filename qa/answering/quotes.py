@@ -8,15 +8,22 @@ from qa.answering.sentences import (
 )
 from qa.core.errors import StaleIndexError
 from qa.core.schema import Citation
-from qa.ingest.chunking import page_at
-from qa.ingest.corpus import source_text
+from qa.ingest.chunking import location_at, page_at
+from qa.ingest.corpus import StoredTexts, source_text
 
 
-def quote(sentence: Candidate, n: int, corpus_dir: Path, max_bytes: int | None = None) -> Citation:
-    """Citation number `n` of a candidate sentence, checked against its source file."""
+def quote(
+    sentence: Candidate,
+    n: int,
+    corpus_dir: Path,
+    max_bytes: int | None = None,
+    texts: StoredTexts | None = None,
+) -> Citation:
+    """Citation number `n` of a candidate sentence, checked against its source's text: the
+    file itself, or the extraction stored at ingest (`texts`)."""
     meta = sentence.document.metadata
     source = corpus_dir / meta["source"]
-    text = source_text(corpus_dir, meta["source"], max_bytes)
+    text = source_text(corpus_dir, meta["source"], max_bytes, texts, meta)
     if text[sentence.start : sentence.end] != sentence.text:
         raise StaleIndexError(f"{source} changed since it was indexed: run `qa ingest`")
     return Citation(
@@ -27,4 +34,6 @@ def quote(sentence: Candidate, n: int, corpus_dir: Path, max_bytes: int | None =
         end=sentence.end,
         quote=sentence.text,
         page=page_at(meta, sentence.start),
+        where=location_at(meta, sentence.start),
+        url=meta.get("url"),
     )

@@ -13,7 +13,15 @@ class Citation:
     start: int
     end: int
     quote: str
-    page: int | None = None  # PDFs: the page the quote starts on
+    page: int | None = None  # PDFs and scans: the page the quote starts on
+    where: str | None = None  # slides, sheets, chapters: "slide 3", "Sheet1, row 14"
+    url: str | None = None  # a web page added by `qa add`: its address
+
+    def place(self) -> str:
+        """Where the quote stands, for people: ", page 3", ", Sheet1, row 14", or ""."""
+        if self.where:
+            return f", {self.where}"
+        return f", page {self.page}" if self.page else ""
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,11 @@ class Answer:
             "sure": self.sure,
             "short_answer_confidence": self.short_answer_confidence,
             "citations": [
-                {k: v for k, v in asdict(c).items() if k != "page" or v is not None}
+                {
+                    k: v
+                    for k, v in asdict(c).items()
+                    if k not in ("page", "where", "url") or v is not None
+                }
                 for c in self.citations
             ],
             "timings_ms": self.timings_ms,

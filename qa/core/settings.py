@@ -57,7 +57,38 @@ class Settings(BaseSettings):
         60,
         gt=0,
         allow_inf_nan=False,
-        description="Seconds allowed to read one PDF, HTML or Word file.",
+        description="Seconds allowed to read one parsed file (PDF, HTML, Office, e-mail, ...);"
+        " a scan gets them again for each page read by OCR.",
+    )
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages for scans and pictures, e.g. eng or eng+deu (each"
+        " needs Debian's tesseract-ocr-<lang>).",
+    )
+    ocr_page_seconds: float = Field(
+        60,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds allowed to read one page or picture by OCR.",
+    )
+    web_timeout: float = Field(
+        20,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds allowed to fetch one web page (`qa add`, the Documents tab), "
+        "redirects included; the page may be at most QA_MAX_FILE_MB.",
+    )
+    allow_private_urls: bool = Field(
+        False,
+        description="Let `qa add` fetch pages on this machine or the local network (addresses "
+        "that resolve to loopback, private, link-local or reserved networks); off, so that "
+        "the UI cannot be used to reach services that are not on the internet.",
+    )
+    watch: bool = Field(
+        True,
+        description="While `qa serve` runs, index files added, changed or removed in the "
+        "corpus folder within seconds.",
     )
     chunk_size: int = Field(800, ge=50, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by neighbours.")

@@ -28,6 +28,7 @@ from langchain_core.utils.json import parse_partial_json
 from qa.answering.quotes import quote
 from qa.answering.sentences import Candidate
 from qa.core.schema import Citation
+from qa.ingest.corpus import StoredTexts
 from qa.text.blocks import display
 
 NOT_FOUND = "NOT IN THE DOCUMENTS"
@@ -180,7 +181,11 @@ class Grounded:
 
 
 def ground(
-    reply: Reply, sentences: list[Candidate], corpus_dir: Path, max_bytes: int | None = None
+    reply: Reply,
+    sentences: list[Candidate],
+    corpus_dir: Path,
+    max_bytes: int | None = None,
+    texts: StoredTexts | None = None,
 ) -> Grounded:
     """Remove markers that name no shown sentence, renumber the rest in order of first use,
     cite each named sentence verbatim, and add those the reply listed but did not mark."""
@@ -190,7 +195,7 @@ def ground(
     def cite(n: int) -> int:
         if n not in numbers:
             numbers[n] = len(citations) + 1
-            citations.append(quote(sentences[n - 1], numbers[n], corpus_dir, max_bytes))
+            citations.append(quote(sentences[n - 1], numbers[n], corpus_dir, max_bytes, texts))
         return numbers[n]
 
     pieces, claim_start, written, removed = [], 0, 0, 0

@@ -201,7 +201,12 @@ class LexicalIndex:
         return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
     def set_fact(self, key: str, value: str) -> None:
-        (self.folder / f"{key}.txt").write_text(value, encoding="utf-8")
+        """Write a fact whole: readers see the old value or the new one, never a part."""
+        target = self.folder / f"{key}.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(value, encoding="utf-8")
+        os.replace(partial, target)
 
     def first_fact(self, key: str, value: str) -> str:
         """The fact `key`, set to `value` unless another process set it first; readable by

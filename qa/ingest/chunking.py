@@ -4,6 +4,7 @@ units (`qa.text.blocks`); offsets reproduce every chunk from the source text."""
 
 import bisect
 import hashlib
+import json
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
@@ -34,7 +35,7 @@ def units_of(text: str, blocks: list[Block], largest: int) -> list[Unit]:
     longer than `largest` (a sentence longer than a chunk) is cut at white space."""
     wrap, found = wrap_width(text), []
     for index, block in enumerate(blocks):
-        if block.kind in CONTEXT_KINDS:
+        if block.kind in CONTEXT_KINDS or block.kind == "row":  # a table row reads as one
             spans = [(block.start, block.end)]
         else:
             spans = split_block(text, block.start, block.end, wrap, block.kind == "code")
@@ -114,8 +115,9 @@ def _paths(text: str, units: list[Unit]) -> list[str]:
 def chunk_document(document: Document, chunker: Chunker) -> list[Document]:
     """Split one document; each chunk's `start`/`end` index the original text exactly."""
     text = document.page_content
-    metadata = {k: v for k, v in document.metadata.items() if k not in ("blocks", "page_starts")}
+    metadata = {k: v for k, v in document.metadata.items() if k not in NOT_PER_CHUNK}
     page_starts = document.metadata.get("page_starts") or []
+    locations = document.metadata.get("locations") or []
     blocks = document.metadata.get("blocks")
     if blocks is None:
         blocks = plain_blocks(text, wrap_width(text))
@@ -136,8 +138,33 @@ def chunk_document(document: Document, chunker: Chunker) -> list[Document]:
         }
         if page_starts:
             meta.update(page_map(page_starts, start, end))
+        if locations:
+            meta["locations"] = location_map(locations, start, end)
         chunks.append(Document(page_content=content, metadata=meta))
     return chunks
+
+
+NOT_PER_CHUNK = ("blocks", "page_starts", "locations")  # the whole document's; chunks get theirs
+
+
+def location_map(locations: list[tuple[int, str]], start: int, end: int) -> str:
+    """The slide, sheet row or chapter a chunk starts in, and each that starts inside it, as
+    JSON [[offset in the chunk, label], ...] (Chroma keeps only scalars)."""
+    first = bisect.bisect_right([at for at, _ in locations], start) - 1
+    inside = [[at - start, label] for at, label in locations if start < at < end]
+    return json.dumps(([[0, locations[first][1]]] if first >= 0 else []) + inside)
+
+
+def location_at(metadata: dict, offset: int) -> str | None:
+    """Where a character of the source stands ("slide 3", "Sheet1, row 14"), from the
+    metadata of the chunk holding it; None for files without such places."""
+    if not metadata.get("locations"):
+        return None
+    local, found = offset - metadata["start"], None
+    for at, label in json.loads(metadata["locations"]):
+        if at <= local:
+            found = label
+    return found
 
 
 def page_map(page_starts: list[int], start: int, end: int) -> dict:

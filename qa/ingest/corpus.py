@@ -2,21 +2,99 @@
 LangChain Document, and the stored text of any source that citations' offsets index."""
 
 import functools
+import hashlib
+import json
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from langchain_core.documents import Document
 
 from qa.core.errors import CorpusError, SourceUnavailable
 from qa.ingest.formats import (
     DEFAULT_MAX_BYTES,
+    PLAIN_SUFFIXES,
     SUPPORTED_SUFFIXES,
     Extracted,
+    OcrOptions,
     UnreadableFile,
     extract,
 )
 from qa.ingest.sandbox import Extraction
+from qa.text.blocks import Block
+
+
+class Facts(Protocol):
+    """Where the index keeps facts (`qa.index.lexical.LexicalBackend`)."""
+
+    def fact(self, key: str) -> str | None: ...
+
+    def set_fact(self, key: str, value: str) -> None: ...
+
+
+class StoredTexts:
+    """The text extracted from each non-plain file (parsed or read by OCR), kept with the
+    index under the hash of the file's content: extracted once at ingest, never again to
+    answer, and what the document view shows."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+
+    def get(self, digest: str) -> Extracted | None:
+        raw = self.facts.fact(f"extracted/{digest}")
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return Extracted(
+            data["text"],
+            data.get("title"),
+            data.get("page_starts", []),
+            data.get("replaced", 0),
+            [Block(*b) for b in data.get("blocks", [])],
+            [(at, label) for at, label in data.get("locations", [])],
+            data.get("meta", {}),
+            [(name, digest) for name, digest in data.get("attachments", [])],
+            data.get("scans", []),
+        )
+
+    def put(self, digest: str, extracted: Extracted) -> None:
+        data = {
+            "text": extracted.text,
+            "title": extracted.title,
+            "page_starts": extracted.page_starts,
+            "replaced": extracted.replaced,
+            "blocks": [[b.kind, b.start, b.end, b.level] for b in extracted.blocks],
+            "locations": extracted.locations,
+            "meta": extracted.meta,
+            "attachments": [
+                [name, data if isinstance(data, str) else content_hash(data)]
+                for name, data in extracted.attachments
+            ],
+            "scans": extracted.scans,
+        }
+        self.facts.set_fact(f"extracted/{digest}", json.dumps(data, ensure_ascii=False))
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _file_hash(path: Path, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(2**20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """The SHA-256 of a file's content (remembered while the file is unchanged)."""
+    stat = path.stat()
+    return _file_hash(path, stat.st_mtime_ns, stat.st_size)
+
 
 MAX_TITLE_CHARS = 200
 
@@ -74,23 +152,89 @@ def load_file(
     corpus_dir: Path,
     max_bytes: int | None = None,
     read: Callable[[Path, int | None], Extracted] = extract,
+    texts: StoredTexts | None = None,
 ) -> Document:
-    """One file as a Document whose metadata names its source (relative) and title."""
-    extracted = read(path, max_bytes)
+    """One file as a Document whose metadata names its source (relative) and title. A
+    non-plain file's extraction is kept in `texts` under its content hash, and taken from
+    there when the file has not changed (a scan is read by OCR once)."""
+    plain = path.suffix.lower() in PLAIN_SUFFIXES
+    digest = file_hash(path) if not plain else None
+    extracted = texts.get(digest) if texts is not None and digest else None
+    if extracted is None:
+        extracted = read(path, max_bytes)
+        if texts is not None and digest and extracted.text.strip():
+            texts.put(digest, extracted)
+    return as_document(extracted, path.relative_to(corpus_dir).as_posix(), path, digest)
+
+
+def as_document(extracted: Extracted, source: str, path: Path, digest: str | None) -> Document:
     if not extracted.text.strip():
-        raise UnreadableFile(
-            "it holds no text (a scanned PDF?)" if extracted.page_starts else "it is empty"
-        )
+        scanned = extracted.page_starts or extracted.scans
+        raise UnreadableFile("it holds no text (a blank scan?)" if scanned else "it is empty")
     metadata: dict[str, object] = {
-        "source": path.relative_to(corpus_dir).as_posix(),
+        "source": source,
         "title": title_of(path, extracted.title),
         "blocks": extracted.blocks,  # for chunking; not stored
+        **{k: v for k, v in extracted.meta.items() if k in ("url", "fetched", "message")},
     }
+    if digest:
+        metadata["file_hash"] = digest
     if extracted.page_starts:
         metadata["page_starts"] = extracted.page_starts
+    if extracted.locations:
+        metadata["locations"] = extracted.locations
     if extracted.replaced:
         metadata["replaced"] = extracted.replaced  # for the ingest's report; not stored
+    if extracted.attachments:
+        metadata["attachments"] = extracted.attachments  # read by load_corpus; not stored
     return Document(page_content=extracted.text, metadata=metadata)
+
+
+ATTACHED = "#"  # "message.eml#report.pdf": an attachment's source
+
+
+def load_attachments(
+    message: Document,
+    attachments: list[tuple[str, "bytes | str"]],
+    read: Callable[[Path, int | None], Extracted],
+    max_bytes: int | None,
+    texts: StoredTexts | None,
+    skipped: list[SkippedFile],
+) -> Iterator[Document]:
+    """The readable attachments of a message, each a Document of its own that names the
+    message it came from; its text is kept under its own content hash."""
+    source = str(message.metadata["source"])
+    for name, data in attachments:
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
+            continue
+        where = f"{source}{ATTACHED}{name}"
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                # bytes from the message, or the hash of the attachment's stored text
+                digest = data if isinstance(data, str) else content_hash(data)
+                extracted = texts.get(digest) if texts is not None else None
+                if extracted is None and isinstance(data, str):
+                    continue  # stored text gone: `qa ingest` reads the message again
+                if extracted is None and isinstance(data, bytes):
+                    copy = Path(folder) / Path(name).name
+                    copy.write_bytes(data)
+                    extracted = read(copy, max_bytes)
+                    if texts is not None and extracted.text.strip():
+                        texts.put(digest, extracted)
+                if extracted is None:
+                    continue
+                document = as_document(extracted, where, Path(name), digest)
+            except UnreadableFile as exc:
+                skipped.append(SkippedFile(where, str(exc)))
+                continue
+            except Exception as exc:  # one attachment's failure must not stop the others
+                skipped.append(SkippedFile(where, f"it could not be read ({type(exc).__name__})"))
+                continue
+        document.metadata.pop("attachments", None)  # one level: no attachments of attachments
+        document.metadata["attached_to"] = source
+        document.metadata["container_hash"] = message.metadata.get("file_hash", "")
+        document.metadata["title"] = f"{name} (attached to {message.metadata['title']})"
+        yield document
 
 
 def load_corpus(
@@ -99,6 +243,9 @@ def load_corpus(
     max_bytes: int | None = None,
     unreachable: set[str] | None = None,
     seconds_per_file: float = 60,
+    texts: StoredTexts | None = None,
+    ocr: OcrOptions | None = None,
+    on_page: Callable[[Path, int, int], None] | None = None,
 ) -> Iterator[Document]:
     """Yield a Document per readable file; the others are appended to `skipped`.
 
@@ -113,13 +260,16 @@ def load_corpus(
         if unreachable is not None and folder.reason.startswith(UNREADABLE_FOLDER):
             # a folder prefix: the index keeps the chunks of every file it held below it
             unreachable.add(Path(folder.path).relative_to(corpus_dir).as_posix() + "/")
-    with Extraction(seconds_per_file) as read:
+    with Extraction(seconds_per_file, ocr, on_page) as read:
         for path in files:
             if problem := _path_problem(path, root):
                 skipped.append(SkippedFile(str(path), problem))
                 continue
             try:
-                yield load_file(path, corpus_dir, max_bytes, read)
+                document = load_file(path, corpus_dir, max_bytes, read, texts)
+                attachments = document.metadata.pop("attachments", [])
+                yield document
+                yield from load_attachments(document, attachments, read, max_bytes, texts, skipped)
             except UnreadableFile as exc:
                 skipped.append(SkippedFile(str(path), str(exc)))
             except OSError as exc:
@@ -150,13 +300,36 @@ def _path_problem(path: Path, root: Path) -> str | None:
     return None
 
 
-def source_text(corpus_dir: Path, source: str, max_bytes: int | None = None) -> str:
-    """An indexed file's extracted text, read by the ingest's rules: inside the corpus folder
-    once links are resolved, not hidden, not over `max_bytes`; re-read only when it changes.
+def source_text(
+    corpus_dir: Path,
+    source: str,
+    max_bytes: int | None = None,
+    texts: StoredTexts | None = None,
+    metadata: dict | None = None,
+) -> str:
+    """An indexed file's text, as its citations' offsets count it (`source_extracted`)."""
+    return source_extracted(corpus_dir, source, max_bytes, texts, metadata).text
+
+
+def source_extracted(
+    corpus_dir: Path,
+    source: str,
+    max_bytes: int | None = None,
+    texts: StoredTexts | None = None,
+    metadata: dict | None = None,
+) -> Extracted:
+    """An indexed file's text, read by the ingest's rules: inside the corpus folder once
+    links are resolved, not hidden, not over `max_bytes`. A plain file's text is the file; a
+    parsed or scanned file's is the extraction stored at ingest (`texts`, by the content hash
+    in its chunks' `metadata`), never extracted again; a file whose content changed is said
+    to have changed. Without `texts` (an index with no stored extractions) the file is
+    extracted again, once per change.
 
     Raises SourceUnavailable saying why the file cannot be read now.
     """
-    path = corpus_dir / source
+    meta = metadata or {}
+    container = meta.get("attached_to")
+    path = corpus_dir / (container or source)
     root = corpus_dir.resolve()
     try:
         resolved = path.resolve(strict=True)
@@ -176,14 +349,33 @@ def source_text(corpus_dir: Path, source: str, max_bytes: int | None = None) -> 
             f"{path} is now {stat.st_size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB limit"
             " (QA_MAX_FILE_MB): run `qa ingest`"
         )
+    plain = not container and resolved.suffix.lower() in PLAIN_SUFFIXES
     try:
+        if texts is not None and not plain:
+            return _stored(resolved, path, meta, texts)
+        if container:
+            raise SourceUnavailable(f"{source} is an attachment: its text is read at ingest")
         return _extract_cached(resolved, stat.st_mtime_ns, stat.st_size, limit)
     except UnreadableFile as exc:
         raise SourceUnavailable(f"{path} cannot be read now: {exc}") from None
     except OSError as exc:
         raise SourceUnavailable(f"{path} cannot be read ({_reason(exc)})") from None
+    except SourceUnavailable:
+        raise
     except Exception as exc:  # a parser's own failure on a file that changed (e.g. broken XML)
         raise SourceUnavailable(f"{path} cannot be read now ({type(exc).__name__})") from None
+
+
+def _stored(resolved: Path, path: Path, meta: dict, texts: StoredTexts) -> Extracted:
+    """The extraction stored at ingest for a file whose content is still what was indexed."""
+    now = file_hash(resolved)
+    indexed = meta.get("container_hash" if meta.get("attached_to") else "file_hash")
+    if indexed and now != indexed:
+        raise SourceUnavailable(f"{path} changed since it was indexed: run `qa ingest`")
+    stored = texts.get(meta.get("file_hash") or now)
+    if stored is None:
+        raise SourceUnavailable(f"{path} has no stored text in the index: run `qa ingest`")
+    return stored
 
 
 def _reason(exc: OSError) -> str:
@@ -191,5 +383,5 @@ def _reason(exc: OSError) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _extract_cached(path: Path, mtime_ns: int, size: int, max_bytes: int) -> str:
-    return extract(path, max_bytes).text
+def _extract_cached(path: Path, mtime_ns: int, size: int, max_bytes: int) -> Extracted:
+    return extract(path, max_bytes)

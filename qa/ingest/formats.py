@@ -7,11 +7,21 @@ installed for python-docx), python-docx (paragraphs with their styles, so headin
 
 import logging
 import re
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
+from qa.ingest import mail, office, scans
+from qa.ingest.extracted import (
+    DEFAULT_MAX_BYTES,
+    OCR,
+    PAGE_DONE,
+    Extracted,
+    OcrOptions,
+    UnreadableFile,
+    refuse_encrypted,
+)
+from qa.ingest.markup import adoc_blocks, org_blocks, rst_blocks
 from qa.ingest.structure import (
     answers_after_questions,
     mark_title,
@@ -21,24 +31,11 @@ from qa.ingest.structure import (
     structural_title,
     usable_title,
 )
+from qa.ingest.writer import BOILERPLATE_TAGS, BlockText, html_soup
 from qa.text.blocks import Block
 from qa.text.sentences import wrap_width
 
-
-class UnreadableFile(ValueError):
-    """A file whose text cannot be extracted; the message says why, for the user."""
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """A file's text, its title if the format has one, where each page starts, and its
-    blocks (in order, located in `text`)."""
-
-    text: str
-    title: str | None = None
-    page_starts: list[int] = field(default_factory=list)  # PDFs: offset of each page
-    replaced: int = 0  # characters that were not valid Unicode, replaced by U+FFFD
-    blocks: list[Block] = field(default_factory=list)
+__all__ = ["DEFAULT_MAX_BYTES", "OCR", "PAGE_DONE", "Extracted", "OcrOptions", "UnreadableFile"]
 
 
 def extract_text(path: Path, max_bytes: int | None = None) -> Extracted:
@@ -50,9 +47,19 @@ def extract_text(path: Path, max_bytes: int | None = None) -> Extracted:
         raise UnreadableFile("it is not valid UTF-8 text") from None
     if "\x00" in text:
         raise UnreadableFile("it looks like a binary file")
-    if path.suffix.lower() == ".md":
-        return Extracted(text, blocks=markdown_blocks(text))
+    suffix = path.suffix.lower()
+    if suffix in MARKUP:
+        return Extracted(text, blocks=MARKUP[suffix](text))
     return Extracted(text, blocks=plain_blocks(text, wrap_width(text)))
+
+
+MARKUP: dict[str, Callable[[str], list[Block]]] = {
+    ".md": markdown_blocks,
+    ".rst": rst_blocks,
+    ".org": org_blocks,
+    ".adoc": adoc_blocks,
+    ".asciidoc": adoc_blocks,
+}
 
 
 def extract_pdf(path: Path, max_bytes: int | None = None) -> Extracted:
@@ -74,6 +81,10 @@ def extract_pdf(path: Path, max_bytes: int | None = None) -> Extracted:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
         raise UnreadableFile("it is not a readable PDF (damaged or not a PDF)") from None
+    if any(not page.strip() for page in pages):  # scanned pages: read by OCR
+        pages, scanned = scans.ocr_pdf_pages(path, pages)
+        numbers = list(range(1, len(pages) + 1))
+        return replace(scans.joined(scanned, numbers, pages), title=str(title) if title else None)
     starts, offset = [], 0
     for page in pages:
         starts.append(offset)
@@ -106,149 +117,33 @@ def largest_text(page) -> str | None:
     return words[:200] or None
 
 
-BOILERPLATE_TAGS = [
-    "script",
-    "style",
-    "noscript",
-    "nav",
-    "header",
-    "footer",
-    "aside",
-    "form",
-    "template",
-    "svg",
-]
-# Elements that start a block of their own; every other element (<code>, <tt>, <b>, <a>...)
-# stays inline in the sentence around it.
-HTML_BLOCKS = {
-    **{f"h{n}": "heading" for n in range(1, 7)},
-    **dict.fromkeys(["p", "div", "section", "article", "main", "body", "blockquote"], "paragraph"),
-    **dict.fromkeys(
-        ["dd", "address", "center", "td", "th", "tbody", "thead", "table"], "paragraph"
-    ),
-    **dict.fromkeys(["ul", "ol", "dl", "menu", "hr", "br", "figure", "html"], "paragraph"),
-    "li": "item",
-    "dt": "item",  # read with its <dd>: "term — definition"
-    "pre": "code",
-    "caption": "caption",
-    "figcaption": "caption",
-    "tr": "row",
-}
-TERM_LEVEL = 7  # a <dt> heads its <dd> below the h1-h6 headings
-# A table row holding these, or longer than a row of data, is page layout: its cells are
-# read as blocks
-LAYOUT = ["table", "ul", "ol", "dl", "pre", "h1", "h2", "h3", "h4", "h5", "h6"]
-LONGEST_ROW = 400
-
-
-def _layout(row) -> bool:
-    return bool(row.find(LAYOUT)) or len(row.get_text()) > LONGEST_ROW
-
-
-class HtmlBlocks:
-    """Text and blocks of an HTML body: one block per block element, inline text joined with
-    single spaces, blocks separated by a blank line."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.blocks: list[Block] = []
-        self.size = 0
-        self.run: list[str] = []
-        self.term: str | None = None  # a <dt> waiting for its <dd>
-
-    def add(self, kind: str, text: str, level: int = 0) -> None:
-        text = text.strip("\n") if kind == "code" else " ".join(text.split())
-        if not text:
-            return
-        if self.term is not None:  # a <dt> is read as the start of its definition
-            term, self.term = self.term, None
-            if kind not in ("heading", "code"):
-                text = f"{term} \N{EM DASH} {text}"
-            else:
-                self.add("heading", term, TERM_LEVEL)
-        if self.parts:
-            self.parts.append("\n\n")
-            self.size += 2
-        if kind == "heading" and text.endswith("?"):
-            kind = "question"
-        self.blocks.append(Block(kind, self.size, self.size + len(text), level))
-        self.parts.append(text)
-        self.size += len(text)
-
-    def flush(self, kind: str, level: int = 0) -> None:
-        self.add(kind, "".join(self.run), level)
-        self.run = []
-
-    def walk(self, node, kind: str = "paragraph", level: int = 0) -> None:
-        from bs4 import NavigableString, Tag
-        from bs4.element import Comment, Doctype, ProcessingInstruction
-
-        for child in node.children:
-            if isinstance(child, (Comment, Doctype, ProcessingInstruction)):
-                continue
-            if isinstance(child, NavigableString):
-                self.run.append(str(child))
-            elif isinstance(child, Tag):
-                name = child.name.lower()
-                if name not in HTML_BLOCKS:
-                    self.walk(child, kind, level)
-                    continue
-                self.flush(kind, level)
-                if name == "tr" and not _layout(child):
-                    self.row(child)
-                elif name == "dt":
-                    self.flush_term()
-                    term = " ".join(child.get_text(" ").split())
-                    if term.endswith("?"):
-                        self.add("question", term)
-                    else:
-                        self.term = term or None
-                elif name == "pre":
-                    self.add("code", child.get_text())
-                else:
-                    inner = HTML_BLOCKS[name]
-                    depth = int(name[1]) if inner == "heading" else 0
-                    self.walk(child, inner if inner != "paragraph" else kind, depth or level)
-                    self.flush(inner if inner != "paragraph" else kind, depth or level)
-
-    def flush_term(self) -> None:
-        """A <dt> with no definition after it stands as a heading."""
-        if self.term is not None:
-            term, self.term = self.term, None
-            self.add("heading", term, TERM_LEVEL)
-
-    def row(self, row) -> None:
-        cells = row.find_all(["td", "th"], recursive=False)
-        texts = [" ".join(cell.get_text(" ").split()) for cell in cells]
-        header = bool(cells) and all(cell.name == "th" for cell in cells)
-        self.add("table_header" if header else "row", " | ".join(t for t in texts if t))
-
-
 def extract_html(path: Path, max_bytes: int | None = None) -> Extracted:
     """The main text of a web page, without scripts, styles and navigation: one block per
-    block element; <title>, else the first <h1>, as title."""
-    from bs4 import BeautifulSoup
-
+    block element; <title>, else the first <h1>, as title. A page saved by `qa add` names
+    its address and fetch time (<meta name="qa-url">, "qa-fetched")."""
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
         raise UnreadableFile("it looks like a binary file")
-    # lxml (libxml2) parses in linear time; Python's html.parser is quadratic on inputs such
-    # as many unclosed "<a b=" or "<!--", and would hold an ingest for minutes
-    with warnings.catch_warnings():  # XHTML read as HTML is what we want; no warning
-        warnings.simplefilter("ignore")
-        soup = BeautifulSoup(raw, "lxml")
+    soup = html_soup(raw)
+    meta = {}
+    for name in ("url", "fetched"):
+        found = soup.find("meta", attrs={"name": f"qa-{name}"})
+        if found is not None and found.get("content"):
+            meta[name] = str(found["content"])[:2000]
+    if not meta.get("url", "https://").startswith(("https://", "http://")):
+        meta.pop("url")  # only a web address is shown as one
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     if not usable_title(title) and (first := soup.find("h1")):
         title = first.get_text(" ", strip=True)
     for tag in soup(BOILERPLATE_TAGS):
         tag.decompose()
     body = soup.find("main") or soup.find("article") or soup.body or soup
-    walker = HtmlBlocks()
+    walker = BlockText()
     walker.walk(body)
     walker.flush("paragraph")
     walker.flush_term()
     blocks = answers_after_questions(walker.blocks)
-    return Extracted("".join(walker.parts), title or None, blocks=blocks)
+    return Extracted(walker.text(), title or None, blocks=blocks, meta=meta)
 
 
 def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
@@ -268,6 +163,7 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
 
     limit = max_bytes or DEFAULT_MAX_BYTES
     damaged = "it is not a readable Word file (damaged or not a .docx)"
+    refuse_encrypted(path)
     try:
         with zipfile.ZipFile(path) as package:
             unpacked = sum(member.file_size for member in package.infolist())
@@ -283,7 +179,7 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
         raise
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, LxmlError):
         raise UnreadableFile(damaged) from None
-    out, title = HtmlBlocks(), document.core_properties.title or None
+    out, title = BlockText(), document.core_properties.title or None
     fallback = default.name if default is not None else ""
     for item in document.iter_inner_content():
         if isinstance(item, docx.table.Table):
@@ -299,7 +195,32 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
         if kind == "title":
             title = title or " ".join(item.text.split())
         out.add(kind, item.text, level)
+        boxes = [
+            "".join(t.text or "" for t in box.iter(f"{W}t"))
+            for box in lxml_xpath(item._p, TEXT_BOXES)
+        ]
+        for box in dict.fromkeys(boxes):  # text boxes anchored in the paragraph, once
+            out.add("paragraph", box)
+        for picture in item._p.xpath(".//a:blip/@r:embed"):  # pictures: their text by OCR
+            part = document.part.related_parts.get(picture)
+            if part is not None and part.content_type.startswith("image/"):
+                scans.write_picture(out, part.blob)
     return Extracted("".join(out.parts), title, blocks=answers_after_questions(out.blocks))
+
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# the paragraphs of text boxes, once: a box is drawn twice, as DrawingML and as a VML fallback
+TEXT_BOXES = ".//w:txbxContent//w:p[not(ancestor::mc:Fallback)]"
+WORD_NAMESPACES = {
+    "w": W[1:-1],
+    "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+}
+
+
+def lxml_xpath(element, path: str) -> list:
+    from lxml import etree
+
+    return etree.ElementBase.xpath(element, path, namespaces=WORD_NAMESPACES)
 
 
 def docx_kind(style: str, numbered: bool) -> tuple[str, int]:
@@ -318,19 +239,47 @@ def docx_kind(style: str, numbered: bool) -> tuple[str, int]:
 EXTRACTORS: dict[str, Callable[[Path, int | None], Extracted]] = {  # (file, size limit)
     ".txt": extract_text,
     ".md": extract_text,
+    ".rst": extract_text,
+    ".org": extract_text,
+    ".adoc": extract_text,
+    ".asciidoc": extract_text,
     ".pdf": extract_pdf,
     ".html": extract_html,
     ".htm": extract_html,
+    ".xhtml": extract_html,
     ".docx": extract_docx,
+    ".pptx": office.extract_pptx,
+    ".xlsx": office.extract_xlsx,
+    ".xlsm": office.extract_xlsx,
+    ".csv": office.extract_csv,
+    ".tsv": office.extract_csv,
+    ".odt": office.extract_odf,
+    ".odp": office.extract_odf,
+    ".ods": office.extract_odf,
+    ".epub": office.extract_epub,
+    ".eml": mail.extract_eml,
+    ".msg": mail.extract_msg,
+    ".png": scans.extract_image,
+    ".jpg": scans.extract_image,
+    ".jpeg": scans.extract_image,
+    ".tif": scans.extract_image,
+    ".tiff": scans.extract_image,
+    ".doc": office.extract_legacy,
+    ".ppt": office.extract_legacy,
+    ".xls": office.extract_legacy,
 }
 SUPPORTED_SUFFIXES = tuple(EXTRACTORS)
+PLAIN_SUFFIXES = (".txt", ".md", ".rst", ".org", ".adoc", ".asciidoc")  # stored as they are
 
 
-DEFAULT_MAX_BYTES = 50 * 2**20  # QA_MAX_FILE_MB's default, for reads outside an ingest
-
-
-def extract(path: Path, max_bytes: int | None = None) -> Extracted:
+def extract(path: Path, max_bytes: int | None = None, ocr: OcrOptions | None = None) -> Extracted:
     """The extracted text of a supported file; UnreadableFile or OSError explain a failure."""
+    if ocr is not None:
+        token = OCR.set(ocr)
+        try:
+            return extract(path, max_bytes)
+        finally:
+            OCR.reset(token)
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("it is empty")

@@ -3,8 +3,9 @@
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
@@ -15,9 +16,22 @@ from tqdm import tqdm
 from qa.core.errors import BackendError, Cancelled, CorpusError, IndexBusyError, InputError, QAError
 from qa.core.settings import Settings
 from qa.index.lexical import LexicalBackend
-from qa.index.store import HybridStore, check_servers, embedder_name, open_store, record_manager
+from qa.index.store import (
+    HybridStore,
+    check_servers,
+    embedder_name,
+    open_lexical,
+    open_store,
+    record_manager,
+)
 from qa.ingest.chunking import Chunker, chunk_document, make_chunker
-from qa.ingest.corpus import SUPPORTED_SUFFIXES, SkippedFile, corpus_files, load_corpus
+from qa.ingest.corpus import (
+    SkippedFile,
+    StoredTexts,
+    corpus_files,
+    load_corpus,
+)
+from qa.ingest.formats import OcrOptions
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -85,16 +99,24 @@ def ingest(
     check_servers(settings)
     check_folders(settings)
     if not corpus_files(settings.corpus_dir) and not allow_empty:
-        kinds = ", ".join(SUPPORTED_SUFFIXES)
-        raise CorpusError(f"corpus folder {settings.corpus_dir} holds no {kinds} files")
+        raise CorpusError(
+            f"corpus folder {settings.corpus_dir} holds no file qa reads (text, Markdown, PDF,"
+            " HTML, Office, OpenDocument, e-mail, e-book or image; README: Supported formats)"
+        )
     report, unreachable = IngestReport(), set[str]()
     documents = []
+    facts = open_lexical(settings)
+    texts = StoredTexts(facts)
+    ocr = OcrOptions(settings.ocr_languages, settings.ocr_page_seconds)
     for document in load_corpus(
         settings.corpus_dir,
         report.skipped,
         settings.max_file_bytes,
         unreachable,
         settings.extract_timeout,
+        texts,
+        ocr,
+        _page_bar(progress),
     ):
         if control:
             control.check()
@@ -102,6 +124,7 @@ def ingest(
             where = str(settings.corpus_dir / document.metadata["source"])
             report.notes.append(SkippedFile(where, replaced_note(replaced)))
         documents.append(document)
+    facts.close()
     if not documents and not unreachable and not allow_empty:
         raise CorpusError(f"no readable file in {settings.corpus_dir} ({_skipped_text(report)})")
     chunker = make_chunker(settings.chunk_size, settings.chunk_overlap)
@@ -133,6 +156,28 @@ def ingest(
     )
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"] + leftovers
     return report
+
+
+def _page_bar(progress: bool | None) -> "Callable[[Path, int, int], None]":
+    """A progress bar for each file read by OCR, page by page."""
+    show = sys.stderr.isatty() if progress is None else progress
+    bars: dict[Path, tqdm] = {}
+
+    def on_page(path: Path, done: int, total: int) -> None:
+        if not show:
+            return
+        if path not in bars:
+            for old in bars.values():
+                old.close()
+            bars.clear()
+            bars[path] = tqdm(total=total, desc=f"OCR {path.name}", unit="page")
+        bar = bars[path]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            del bars[path]
+
+    return on_page
 
 
 def replaced_note(count: int) -> str:

@@ -106,7 +106,10 @@ def _upload_problem(
 ) -> str | None:
     """Why an uploaded file cannot go into the corpus as `target`; None if it can."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        return f"unsupported file type (qa reads {', '.join(SUPPORTED_SUFFIXES)})"
+        return (
+            f"unsupported file type {path.suffix or '(no extension)'} (qa reads text, Markdown,"
+            " PDF, HTML, Office, OpenDocument, e-mail, e-book and image files)"
+        )
     if path.name.startswith("."):
         return "its name starts with '.', and hidden files are not indexed; rename it"
     if target.is_symlink():

@@ -15,6 +15,7 @@ from qa.text.blocks import display
 
 if TYPE_CHECKING:  # imported when a command runs: `qa --help` loads no models
     from qa.ingest.pipeline import IngestReport
+    from qa.library import Library
     from qa.service import QAService
 
 SKIPPED_FILES_EXIT = 6
@@ -105,13 +106,57 @@ def main() -> None:
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
-def ingest(progress: bool | None, **overrides: Any) -> None:
+@click.option(
+    "--refresh-web",
+    is_flag=True,
+    help="First fetch every page saved by `qa add` again (a page that cannot be fetched "
+    "keeps its old copy).",
+)
+def ingest(progress: bool | None, refresh_web: bool, **overrides: Any) -> None:
     """Index corpus/: only new or changed files are embedded; deleted files leave the index."""
-    report = make_service(**overrides).library.ingest(progress)
+    library = make_service(**overrides).library
+    failed = refresh_pages(library) if refresh_web else 0
+    report = library.ingest(progress)
     print_report_lines(report)
     click.echo(report.summary())
-    if report.skipped:
+    if report.skipped or failed:
         sys.exit(SKIPPED_FILES_EXIT)
+
+
+def refresh_pages(library: "Library") -> int:
+    """Fetch the saved web pages again, one line each; how many could not be fetched."""
+    saved, failed = library.refresh_web()
+    if not saved and not failed:
+        click.echo(f"qa: no saved web pages in {library.settings.corpus_dir / 'web'} to refresh")
+    for page in saved:
+        news = "unchanged" if page.status == "unchanged" else "refreshed"
+        click.echo(f"{news}: {page.path} ({page.url})")
+    for path, exc in failed:
+        click.echo(f"qa: could not refresh {path}; its old copy is kept: {exc}", err=True)
+    return len(failed)
+
+
+@main.command()
+@settings_options
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
+def add(urls: tuple[str, ...], progress: bool | None, **overrides: Any) -> None:
+    """Fetch web pages, keep their main text in corpus/web/<host>/, and index them; the same
+    URL again replaces its page. Pages on private addresses need QA_ALLOW_PRIVATE_URLS=1."""
+    library = make_service(**overrides).library
+    saved, failed, report = library.add_urls(list(urls), progress)
+    for page in saved:
+        said = "replaced (fetched again)" if page.status == "replaced" else "added"
+        click.echo(f"{said}: {page.path} “{page.title}” ({page.url})")
+    for exc in failed:
+        click.echo(f"qa: error: {exc}", err=True)
+    if saved:
+        print_report_lines(report)
+        click.echo(report.summary())
+    if failed:
+        sys.exit(failed[0].exit_code)
 
 
 @main.command()
@@ -155,6 +200,11 @@ def chat(**overrides: Any) -> None:
 @settings_options
 @click.option("--host", help="Address to listen on [QA_HOST, default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [QA_PORT, default 7860].")
+@click.option(
+    "--watch/--no-watch",
+    default=None,
+    help="Index files added, changed or removed in corpus/ while serving [QA_WATCH, default on].",
+)
 def serve(**overrides: Any) -> None:
     """Open the chat UI in the browser, indexing corpus/ first if it changed."""
     from qa.interfaces.ui import serve as serve_ui
@@ -168,6 +218,9 @@ def serve(**overrides: Any) -> None:
         print_report_lines(report)
         click.echo(report.summary())
     settings = service.settings
+    if settings.watch:
+        service.library.watch()
+        click.echo(f"qa: watching {settings.corpus_dir} for changes (QA_WATCH=0 turns it off)")
     click.echo(f"qa: chat UI on http://{settings.host}:{settings.port}")
     service.span_reader  # noqa: B018  (exported and loaded before the first question)
     serve_ui(service, settings.host, settings.port)
@@ -413,7 +466,7 @@ def format_answer(answer: Answer, with_text: bool = True) -> str:
     lines = lines if with_text else []
     for citation in answer.citations:
         where = f"{citation.source}, characters {citation.start}-{citation.end}"
-        where += f", page {citation.page}" if citation.page else ""
+        where += citation.place() + (f", from {citation.url}" if citation.url else "")
         lines.append(f"\n[{citation.n}] {citation.title} ({where})")
         lines.append(f'    "{display(citation.quote)}"')
     return "\n".join(lines)

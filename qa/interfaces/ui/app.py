@@ -6,18 +6,20 @@
 >>> serve(build_service(Settings()), "127.0.0.1", 7860)  # doctest: +SKIP
 """
 
-import html
 import logging
 import socket
 from typing import Any
+from urllib.parse import urlencode
 
 import gradio as gr
 
 from qa.core.errors import BackendError, InputError, QAError
+from qa.ingest.ocr import OcrError
 from qa.interfaces.ui.chat import ChatHandlers, engine_choices
 from qa.interfaces.ui.documents import DocumentHandlers
 from qa.interfaces.ui.evaluation import evaluate_tab
-from qa.interfaces.ui.render import document_page
+from qa.interfaces.ui.pages import page_of, page_picture, shows_pages
+from qa.interfaces.ui.render import document_page, missing_page
 from qa.interfaces.ui.uploads import Uploads
 from qa.service import QAService
 
@@ -139,9 +141,23 @@ def build_ui(service: QAService) -> gr.Blocks:
             )
             add = gr.Button("Add to corpus and index", elem_id="add")
             with gr.Row():
+                web_url = gr.Textbox(
+                    label="Add a web page",
+                    placeholder="https://… (its main text is kept in the corpus and indexed)",
+                    scale=4,
+                    elem_id="web-url",
+                )
+                add_web = gr.Button("Fetch and index", scale=1, elem_id="add-web")
+            with gr.Row():
                 doomed = gr.Dropdown([], label="Document", scale=3, elem_id="doomed")
                 delete = gr.Button("Delete from corpus", variant="stop", elem_id="delete")
             doc_status = gr.Markdown(elem_id="upload-status")
+            watcher = service.library.watcher
+            watch_status = gr.Markdown(docs.watch_line(), elem_id="watch-status")
+            watch_seen = gr.State(None)
+            watch_timer = gr.Timer(3, active=watcher is not None)
+            if watcher is not None:  # files dropped in the folder: the chat reads the new index
+                watcher.on_indexed.append(chat.reopen)
 
         evaluate_tab(service, demo, uploads)
 
@@ -184,6 +200,16 @@ def build_ui(service: QAService) -> gr.Blocks:
         copy.click(None, js=COPY_JS, **private)
         add.click(docs.upload, [files, scope], [*corpus_views, files], **private)
         delete.click(docs.delete, [doomed, scope], corpus_views, **private)
+        web_added = [*corpus_views, web_url]
+        add_web.click(docs.add_web, [web_url, scope], web_added, **private)
+        web_url.submit(docs.add_web, [web_url, scope], web_added, **private)
+        watch_timer.tick(
+            docs.watch_tick,
+            [watch_seen, scope, doomed],
+            [watch_status, watch_seen, *corpus_views],
+            show_progress="hidden",
+            **private,
+        )
         demo.load(chat.show, [state], shown, **private)
         demo.load(docs.refresh, None, corpus_views, **private)
         gr.api(api_ask(service), api_name="ask")
@@ -246,17 +272,41 @@ def rest_ask_route(service: QAService):
 
 
 def document_route(service: QAService):
-    """GET /document?source=&start=&end=: an indexed file with the cited span highlighted."""
+    """GET /document?source=&start=&end=: an indexed file with the cited span highlighted,
+    and for a PDF or a scan, the cited page as it looks, the quote's boxes marked."""
     from fastapi.responses import HTMLResponse
 
     def document(source: str, start: int = 0, end: int = 0) -> HTMLResponse:
         try:
-            title, text = service.library.document_text(source)
+            title, extracted = service.library.document(source)
         except QAError as exc:
-            return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=404)
-        return HTMLResponse(document_page(title, text, start, end))
+            return HTMLResponse(missing_page(str(exc)), status_code=404)
+        picture = None
+        if shows_pages(service.settings.corpus_dir / source, extracted):
+            page = page_of(extracted, start)
+            query = urlencode({"source": source, "page": page, "start": start, "end": end})
+            picture = (f"document/page?{query}", f"Page {page} of the original")
+        return HTMLResponse(document_page(title, extracted.text, start, end, picture))
 
     return document
+
+
+def page_route(service: QAService):
+    """GET /document/page?source=&page=&start=&end=: the page as a PNG, the quote marked."""
+    from fastapi.responses import Response
+
+    def page(source: str, page: int = 1, start: int = 0, end: int = 0) -> Response:
+        try:
+            _, extracted = service.library.document(source)
+            path = service.settings.corpus_dir / source
+            if not shows_pages(path, extracted):
+                raise InputError(f"{source} has no pages to show")
+            png = page_picture(path, extracted, page, start, end)
+        except (QAError, OcrError) as exc:
+            return Response(str(exc), status_code=404, media_type="text/plain")
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    return page
 
 
 def serve(service: QAService, host: str, port: int) -> None:
@@ -273,6 +323,7 @@ def serve(service: QAService, host: str, port: int) -> None:
         ) from exc
     app = FastAPI()
     app.get("/document", include_in_schema=False)(document_route(service))
+    app.get("/document/page", include_in_schema=False)(page_route(service))
     app.post("/api/ask", include_in_schema=False)(rest_ask_route(service))
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=4, max_size=64)

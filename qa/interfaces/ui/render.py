@@ -81,7 +81,10 @@ def render_citation(citation: Citation, answer: Answer, corpus_dir: Path) -> str
         )
     source = relative_source(citation.source, corpus_dir)
     where = f"{verbatim(source)}, characters {citation.start}-{citation.end}"
-    where += f", page {citation.page}" if citation.page else ""
+    where += verbatim(citation.place())
+    if citation.url and citation.url.startswith(("https://", "http://")):
+        address = html.escape(citation.url)
+        where += f', from <a href="{address}" rel="noreferrer">{verbatim(citation.url)}</a>'
     link = "document?" + urlencode({"source": source, "start": citation.start, "end": citation.end})
     return (
         f'<details class="qa-cite"><summary>[{citation.n}] {verbatim(citation.title)}'
@@ -115,8 +118,11 @@ def relative_source(source: str, corpus_dir: Path) -> str:
         return Path(source).name
 
 
-def document_page(title: str, text: str, start: int, end: int) -> str:
-    """A whole document as a page, the cited span highlighted and scrolled into view."""
+def document_page(
+    title: str, text: str, start: int, end: int, picture: tuple[str, str] | None = None
+) -> str:
+    """A whole document as a page, the cited span highlighted and scrolled into view; with
+    `picture` (address, description), the cited page as it looks in the original, first."""
     start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
     start, end = min(start, end), max(start, end)
     body = (
@@ -124,15 +130,39 @@ def document_page(title: str, text: str, start: int, end: int) -> str:
         + f'<mark id="cited">{html.escape(text[start:end])}</mark>'
         + html.escape(text[end:])
     )
+    figure = ""
+    if picture is not None:
+        address, description = picture
+        figure = (
+            f'<figure id="page"><img src="{html.escape(address)}" alt="{html.escape(description)},'
+            f' the quote highlighted"><figcaption>{html.escape(description)}, the quote'
+            " highlighted; its text as read follows.</figcaption></figure>"
+        )
+    scroll = "page" if picture is not None else "cited"
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>"
         "body{font:16px/1.6 ui-sans-serif,system-ui,sans-serif;max-width:48rem;margin:2rem auto;"
-        "padding:0 1rem;white-space:pre-wrap;color:#1f2328;background:#fff}"
+        "padding:0 1rem;color:#1f2328;background:#fff}"
+        "#text{white-space:pre-wrap}"
+        "figure{margin:0 0 1.5rem}figure img{max-width:100%;border:1px solid #d0d7de}"
+        "figcaption{font-size:14px;color:#57606a}"
         "mark{background:#ffe58a;color:#1f2328}"
-        "@media (prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}}"
-        f"</style></head><body><h1>{html.escape(title)}</h1>{body}"
-        "<script>document.getElementById('cited').scrollIntoView({block:'center'})</script>"
+        "@media (prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}"
+        "figcaption{color:#8b949e}}"
+        f"</style></head><body><h1>{html.escape(title)}</h1>{figure}<div id='text'>{body}</div>"
+        f"<script>document.getElementById('{scroll}').scrollIntoView({{block:'center'}})</script>"
         "</body></html>"
+    )
+
+
+def missing_page(reason: str) -> str:
+    """What a citation's link shows when its document cannot be shown (deleted, changed)."""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Document not available</title>"
+        "<style>body{font:16px/1.6 ui-sans-serif,system-ui,sans-serif;max-width:40rem;"
+        "margin:3rem auto;padding:0 1rem}</style></head><body><h1>This document cannot be"
+        f" shown</h1><p>{html.escape(reason)}</p><p>If it was deleted or changed, ask again:"
+        " the answer will cite what the corpus holds now.</p></body></html>"
     )
