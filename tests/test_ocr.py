@@ -85,7 +85,7 @@ def drawn_read(drawn: tuple[Image.Image, str, tuple[float, ...]]) -> OcrPage:
 
 
 def box_of(page: OcrPage, word: str) -> tuple[float, float, float, float]:
-    found = [w.box for w in page.words if page.text[w.start:w.end].strip(".,;:") == word]
+    found = [w.box for w in page.words if page.text[w.start : w.end].strip(".,;:") == word]
     assert len(found) == 1, f"{word!r} read {len(found)} times"
     return found[0]
 
@@ -104,7 +104,7 @@ def test_a_drawn_page_is_read_with_under_one_percent_of_characters_wrong(
     assert drawn_read.text.startswith("Lukashenko: Minsk and Moscow use Western sanctions")
     assert len(drawn_read.text.split("\n\n")) >= 5  # paragraphs stay apart
     for word in drawn_read.words[:50]:
-        assert not drawn_read.text[word.start:word.end].isspace()
+        assert not drawn_read.text[word.start : word.end].isspace()
 
 
 @slow
@@ -195,15 +195,16 @@ def test_a_blank_page_reads_as_empty() -> None:
 
 def png_claiming(width: int, height: int) -> bytes:
     """A PNG header for a width x height picture, followed by no real pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data)
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 100)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
     )
 
 
