@@ -275,3 +275,37 @@ def test_the_flagship_question_is_answered_from_every_copy(
         assert where == PLACES[copy.name], (copy.name, where)
         _, text = service.library.document_text(copy.name)
         assert text[citation.start : citation.end] == citation.quote
+
+
+def test_opendocument_slides_are_cited_by_slide(tmp_path: Path) -> None:
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+        'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0"'
+    )
+
+    def slide(name: str, title: str, body: str, notes: str) -> str:
+        return (
+            f'<draw:page draw:name="{name}"><draw:frame><draw:text-box><text:h>{title}</text:h>'
+            f"</draw:text-box></draw:frame><draw:frame><draw:text-box><text:list><text:list-item>"
+            f"<text:p>{body}</text:p></text:list-item></text:list></draw:text-box></draw:frame>"
+            f"<presentation:notes><draw:frame><draw:text-box><text:p>{notes}</text:p>"
+            "</draw:text-box></draw:frame></presentation:notes></draw:page>"
+        )
+
+    content = (
+        f'<?xml version="1.0"?><office:document-content {ns}><office:body><office:presentation>'
+        + slide("one", "Harbour", "Boats moor here.", "Say hello.")
+        + slide("two", "Tides", "The tide turns at noon.", "Mention the moon.")
+        + "</office:presentation></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(tmp_path / "deck.odp", "w") as package:
+        package.writestr("mimetype", "application/vnd.oasis.opendocument.presentation")
+        package.writestr("content.xml", content)
+    extracted = extract(tmp_path / "deck.odp")
+    kinds = [(b.kind, extracted.text[b.start : b.end]) for b in extracted.blocks]
+    assert ("item", "The tide turns at noon.") in kinds and ("heading", "Speaker notes") in kinds
+    noon = extracted.text.index("The tide")
+    assert [label for at, label in extracted.locations if at <= noon][-1] == "slide 2"
+    assert extracted.locations[0] == (0, "slide 1")

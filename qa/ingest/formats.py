@@ -31,7 +31,7 @@ from qa.ingest.structure import (
     structural_title,
     usable_title,
 )
-from qa.ingest.writer import BOILERPLATE_TAGS, BlockText, html_soup
+from qa.ingest.writer import BOILERPLATE_TAGS, BlockText, html_soup, row_text
 from qa.text.blocks import Block
 from qa.text.sentences import wrap_width
 
@@ -183,12 +183,17 @@ def extract_docx(path: Path, max_bytes: int | None = None) -> Extracted:
     fallback = default.name if default is not None else ""
     for item in document.iter_inner_content():
         if isinstance(item, docx.table.Table):
+            names: list[str] | None = None  # the first row of two or more columns heads the rest
             for n, row in enumerate(item.rows):
                 cells = [" ".join(cell.text.split()) for cell in row.cells]
-                unique = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
-                header = n == 0 and len(item.rows) > 1 and len(unique) > 1
-                kind = "table_header" if header else "row"
-                out.add(kind, " | ".join(unique))
+                merged = [c for i, c in enumerate(cells) if i == 0 or c != cells[i - 1]]
+                unique = [c for c in merged if c]
+                if n == 0 and len(item.rows) > 1 and len(unique) > 1:
+                    names = merged
+                    out.add("table_header", " | ".join(unique))
+                else:
+                    named = names is not None and len(names) == len(merged)
+                    out.add("row", row_text(names if named else None, merged))
             continue
         style = styles.get(item._p.style, fallback) or ""
         kind, level = docx_kind(style, item._p.pPr is not None and item._p.pPr.numPr is not None)

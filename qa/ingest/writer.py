@@ -57,6 +57,7 @@ class BlockText:
         self.term: str | None = None  # a <dt> waiting for its <dd>
         self.locations: list[tuple[int, str]] = []
         self.label: str | None = None  # the location of the next block added
+        self.header: list[str] | None = None  # the column names of the table being read
 
     def mark(self, label: str) -> None:
         """The next block starts `label` ("slide 3", "Sheet1, row 14")."""
@@ -120,8 +121,10 @@ class BlockText:
                 else:
                     inner = HTML_BLOCKS[name]
                     depth = int(name[1]) if inner == "heading" else 0
+                    outer, self.header = self.header, None if name == "table" else self.header
                     self.walk(child, inner if inner != "paragraph" else kind, depth or level)
                     self.flush(inner if inner != "paragraph" else kind, depth or level)
+                    self.header = outer if name == "table" else self.header
 
     def flush_term(self) -> None:
         """A <dt> with no definition after it stands as a heading."""
@@ -130,10 +133,16 @@ class BlockText:
             self.add("heading", term, TERM_LEVEL)
 
     def row(self, row) -> None:
+        """A table row; under a header row of as many cells, each cell named by its column
+        ("Country: Belarus; Entities: 15")."""
         cells = row.find_all(["td", "th"], recursive=False)
         texts = [" ".join(cell.get_text(" ").split()) for cell in cells]
-        header = bool(cells) and all(cell.name == "th" for cell in cells)
-        self.add("table_header" if header else "row", " | ".join(t for t in texts if t))
+        if bool(cells) and all(cell.name == "th" for cell in cells):
+            self.header = texts if len(texts) > 1 else None
+            self.add("table_header", " | ".join(t for t in texts if t))
+            return
+        named = self.header is not None and len(self.header) == len(texts)
+        self.add("row", row_text(self.header if named else None, texts))
 
 
 def html_soup(raw: bytes):
