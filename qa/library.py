@@ -13,7 +13,7 @@ from qa.core.errors import BackendError, IndexBusyError, InputError, NotIndexedE
 from qa.core.settings import Settings
 from qa.index.store import HybridStore, open_existing_store, open_lexical
 from qa.ingest.corpus import SkippedFile, StoredTexts, source_extracted
-from qa.ingest.formats import SUPPORTED_SUFFIXES, Extracted
+from qa.ingest.formats import SUPPORTED_SUFFIXES, Extracted, OcrOptions
 from qa.ingest.pipeline import IngestControl, IngestReport, ingest, ingest_lock
 from qa.ingest.uploads import Upload, add_to_corpus, move_to_trash
 from qa.ingest.watch import CorpusWatcher
@@ -109,13 +109,19 @@ class Library:
         settings = self.settings
         lock = ingest_lock(settings, UPLOAD_WAIT)
         try:
-            uploads, rejected = add_to_corpus(
-                paths,
-                settings.corpus_dir,
-                self.trash_dir,
-                settings.max_file_bytes,
-                settings.extract_timeout,
-            )
+            facts = open_lexical(settings)
+            try:
+                uploads, rejected = add_to_corpus(
+                    paths,
+                    settings.corpus_dir,
+                    self.trash_dir,
+                    settings.max_file_bytes,
+                    settings.extract_timeout,
+                    StoredTexts(facts),
+                    OcrOptions(settings.ocr_languages, settings.ocr_page_seconds),
+                )
+            finally:
+                facts.close()
             changed = any(upload.status != "unchanged" for upload in uploads)
             report = self.ingest(progress=True, locked=True) if changed else IngestReport()
         finally:

@@ -5,11 +5,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.ingest.corpus import SkippedFile, _reason, load_file
-from qa.ingest.formats import (
-    SUPPORTED_SUFFIXES,
-    UnreadableFile,
-)
+from qa.ingest.corpus import SkippedFile, StoredTexts, _reason, load_file
+from qa.ingest.formats import SUPPORTED_SUFFIXES, OcrOptions, UnreadableFile
 from qa.ingest.sandbox import Extraction
 
 
@@ -28,16 +25,20 @@ def add_to_corpus(
     trash_dir: Path,
     max_bytes: int | None = None,
     seconds_per_file: float = 60,
+    texts: StoredTexts | None = None,
+    ocr: OcrOptions | None = None,
 ) -> tuple[list[Upload], list[SkippedFile]]:
     """Place readable files in the corpus under their own names; a changed file replaces the
     old version, which is kept in `trash_dir`. Nothing unreadable or hidden enters the corpus,
     nothing is written through a symbolic link, and each file appears whole or not at all.
-    The caller holds the index's ingest lock, so that no ingest sees half a change."""
+    Each file is read to check it, and its extraction kept in `texts` for the ingest that
+    follows (a scan is read by OCR once). The caller holds the index's ingest lock, so that
+    no ingest sees half a change."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
     uploads, rejected = [], []
-    with Extraction(seconds_per_file) as read:
+    with Extraction(seconds_per_file, ocr) as read:
         problems = [
-            _upload_problem(path, corpus_dir / path.name, max_bytes, read) for path in paths
+            _upload_problem(path, corpus_dir / path.name, max_bytes, read, texts) for path in paths
         ]
     for path, problem in zip(paths, problems, strict=True):
         target = corpus_dir / path.name
@@ -102,7 +103,11 @@ def move_to_trash(path: Path, trash_dir: Path) -> Path:
 
 
 def _upload_problem(
-    path: Path, target: Path, max_bytes: int | None, read: Extraction
+    path: Path,
+    target: Path,
+    max_bytes: int | None,
+    read: Extraction,
+    texts: StoredTexts | None = None,
 ) -> str | None:
     """Why an uploaded file cannot go into the corpus as `target`; None if it can."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -117,7 +122,7 @@ def _upload_problem(
     if target.exists() and not target.is_file():
         return f"{target} is a folder"
     try:
-        load_file(path, path.parent, max_bytes, read)
+        load_file(path, path.parent, max_bytes, read, texts)
     except UnreadableFile as exc:
         return str(exc)
     except OSError as exc:
