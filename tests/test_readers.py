@@ -13,7 +13,7 @@ from benchmarks.documents import write_copies
 from qa.core.errors import SourceUnavailable
 from qa.index.sqlite import LexicalIndex
 from qa.ingest.chunking import chunk_document, location_at, make_chunker
-from qa.ingest.corpus import StoredTexts, load_corpus, source_extracted
+from qa.ingest.corpus import SkippedFile, StoredTexts, load_corpus, source_extracted
 from qa.ingest.formats import Extracted, UnreadableFile, extract
 from qa.ingest.sandbox import Extraction
 from qa.service import QAService
@@ -309,3 +309,53 @@ def test_opendocument_slides_are_cited_by_slide(tmp_path: Path) -> None:
     noon = extracted.text.index("The tide")
     assert [label for at, label in extracted.locations if at <= noon][-1] == "slide 2"
     assert extracted.locations[0] == (0, "slide 1")
+
+
+def test_forwarded_unnamed_many_and_failed_attachments_are_all_accounted_for(
+    tmp_path: Path,
+) -> None:
+    """A forwarded message is read with its own attachment; a part without a name is named;
+    attachments over the limit, and one that cannot be read, are named on every ingest."""
+    from qa.ingest.mail import MOST_ATTACHMENTS
+
+    corpus = tmp_path / "mail"
+    corpus.mkdir()
+    forwarded = email.message.EmailMessage()
+    forwarded["Subject"] = "Vault"
+    forwarded["From"] = "keeper@example.org"
+    forwarded.set_content("The vault code is 4417.")
+    forwarded.add_attachment("The spare key hangs by the door.", filename="key.txt")
+    outer = email.message.EmailMessage()
+    outer["Subject"] = "Fwd: Vault"
+    outer["From"] = "clerk@example.org"
+    outer.set_content("See below.")
+    outer.add_attachment(forwarded)
+    outer.add_attachment(b"The tide turns at noon.", maintype="text", subtype="plain")
+    outer.add_attachment("First copy.", filename="same.txt")
+    outer.add_attachment("Second copy.", filename="same.txt")
+    outer.add_attachment(b"PK broken", maintype="application", subtype="zip", filename="b.docx")
+    for n in range(MOST_ATTACHMENTS):
+        outer.add_attachment(f"Note {n}.", filename=f"n{n}.txt")
+    (corpus / "fwd.eml").write_bytes(bytes(outer))
+    texts = StoredTexts(LexicalIndex(tmp_path / "index" / "lexical.sqlite3"))
+    for run in (1, 2):  # the second ingest takes the message from the stored texts
+        skipped: list[SkippedFile] = []
+        found = {d.metadata["source"]: d for d in load_corpus(corpus, skipped, texts=texts)}
+        assert "The vault code is 4417." in found["fwd.eml#Vault.eml"].page_content, run
+        key = found["fwd.eml#Vault.eml#key.txt"]
+        assert key.page_content.startswith("The spare key") and key.metadata["attached_to"] == (
+            "fwd.eml"
+        )
+        assert found["fwd.eml#attachment 2.txt"].page_content.startswith("The tide"), run
+        assert found["fwd.eml#same.txt"].page_content.startswith("First")
+        assert found["fwd.eml#same (2).txt"].page_content.startswith("Second")
+        reasons = {s.path: s.reason for s in skipped}
+        assert "not a readable Word file" in reasons["fwd.eml#b.docx"], run
+        assert reasons["fwd.eml"].startswith("its last 5 attachment(s) are not read"), run
+
+
+def test_a_windows_csv_and_a_long_cell_are_read(tmp_path: Path) -> None:
+    (tmp_path / "w.csv").write_bytes("Café,Price\nCrème,2 €\n".encode("cp1252"))
+    assert "Café: Crème; Price: 2 €" in extract(tmp_path / "w.csv").text
+    (tmp_path / "long.csv").write_text("a,b\n1," + "x" * 300_000 + "\n", encoding="utf-8")
+    assert len(extract(tmp_path / "long.csv").text) > 300_000

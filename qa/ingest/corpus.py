@@ -22,6 +22,7 @@ from qa.ingest.formats import (
     UnreadableFile,
     extract,
 )
+from qa.ingest.mail import MOST_ATTACHMENTS
 from qa.ingest.sandbox import Extraction
 from qa.text.blocks import Block
 
@@ -58,6 +59,14 @@ class StoredTexts:
             [(name, digest) for name, digest in data.get("attachments", [])],
             data.get("scans", []),
         )
+
+    def fail(self, digest: str, reason: str) -> None:
+        """Why the content with this hash could not be read (an attachment, which the next
+        ingest takes from the stored message rather than reading again)."""
+        self.facts.set_fact(f"unreadable/{digest}", reason)
+
+    def failure(self, digest: str) -> str | None:
+        return self.facts.fact(f"unreadable/{digest}")
 
     def put(self, digest: str, extracted: Extracted) -> None:
         data = {
@@ -167,6 +176,9 @@ def load_file(
     return as_document(extracted, path.relative_to(corpus_dir).as_posix(), path, digest)
 
 
+PER_DOCUMENT = ("url", "fetched", "message", "attachments_left")  # reader's meta kept
+
+
 def as_document(extracted: Extracted, source: str, path: Path, digest: str | None) -> Document:
     if not extracted.text.strip():
         scanned = extracted.page_starts or extracted.scans
@@ -175,7 +187,7 @@ def as_document(extracted: Extracted, source: str, path: Path, digest: str | Non
         "source": source,
         "title": title_of(path, extracted.title),
         "blocks": extracted.blocks,  # for chunking; not stored
-        **{k: v for k, v in extracted.meta.items() if k in ("url", "fetched", "message")},
+        **{k: v for k, v in extracted.meta.items() if k in PER_DOCUMENT},
     }
     if digest:
         metadata["file_hash"] = digest
@@ -191,6 +203,7 @@ def as_document(extracted: Extracted, source: str, path: Path, digest: str | Non
 
 
 ATTACHED = "#"  # "message.eml#report.pdf": an attachment's source
+NESTED = 3  # messages forwarded inside messages are read this deep
 
 
 def load_attachments(
@@ -200,41 +213,82 @@ def load_attachments(
     max_bytes: int | None,
     texts: StoredTexts | None,
     skipped: list[SkippedFile],
+    depth: int = 1,
 ) -> Iterator[Document]:
     """The readable attachments of a message, each a Document of its own that names the
-    message it came from; its text is kept under its own content hash."""
+    message it came from (and a forwarded message's own, up to NESTED deep); its text is kept
+    under its own content hash, and why one could not be read is kept too, so that every
+    ingest says so."""
     source = str(message.metadata["source"])
+    top = str(message.metadata.get("attached_to", source))
+    top_hash = message.metadata.get("container_hash") or message.metadata.get("file_hash", "")
+    names: set[str] = set()
     for name, data in attachments:
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
             continue
+        name = _unique(name, names)
         where = f"{source}{ATTACHED}{name}"
-        with tempfile.TemporaryDirectory() as folder:
-            try:
-                # bytes from the message, or the hash of the attachment's stored text
-                digest = data if isinstance(data, str) else content_hash(data)
-                extracted = texts.get(digest) if texts is not None else None
-                if extracted is None and isinstance(data, str):
-                    continue  # stored text gone: `qa ingest` reads the message again
-                if extracted is None and isinstance(data, bytes):
-                    copy = Path(folder) / Path(name).name
-                    copy.write_bytes(data)
-                    extracted = read(copy, max_bytes)
-                    if texts is not None and extracted.text.strip():
-                        texts.put(digest, extracted)
-                if extracted is None:
-                    continue
-                document = as_document(extracted, where, Path(name), digest)
-            except UnreadableFile as exc:
-                skipped.append(SkippedFile(where, str(exc)))
+        # bytes from the message, or the hash of the attachment's stored text
+        digest = data if isinstance(data, str) else content_hash(data)
+        try:
+            extracted = texts.get(digest) if texts is not None else None
+            if extracted is None and isinstance(data, str):
+                failed = texts.failure(digest) if texts is not None else None
+                raise UnreadableFile(failed or "its text is no longer stored: run `qa ingest`")
+            if extracted is None and isinstance(data, bytes):
+                extracted = _read_bytes(name, data, read, max_bytes)
+                if texts is not None:
+                    texts.put(digest, extracted)
+            if extracted is None:
                 continue
-            except Exception as exc:  # one attachment's failure must not stop the others
-                skipped.append(SkippedFile(where, f"it could not be read ({type(exc).__name__})"))
-                continue
-        document.metadata.pop("attachments", None)  # one level: no attachments of attachments
-        document.metadata["attached_to"] = source
-        document.metadata["container_hash"] = message.metadata.get("file_hash", "")
+            document = as_document(extracted, where, Path(name), digest)
+        except UnreadableFile as exc:
+            if texts is not None and isinstance(data, bytes):
+                texts.fail(digest, str(exc))
+            skipped.append(SkippedFile(where, str(exc)))
+            continue
+        except Exception as exc:  # one attachment's failure must not stop the others
+            skipped.append(SkippedFile(where, f"it could not be read ({type(exc).__name__})"))
+            continue
+        inner = extras(document, skipped)
+        document.metadata["attached_to"] = top
+        document.metadata["container_hash"] = top_hash
         document.metadata["title"] = f"{name} (attached to {message.metadata['title']})"
         yield document
+        if inner and depth >= NESTED:
+            reason = f"its {len(inner)} attachment(s) are not read (messages inside messages"
+            skipped.append(SkippedFile(where, f"{reason} are read {NESTED} deep)"))
+        elif inner:
+            yield from load_attachments(document, inner, read, max_bytes, texts, skipped, depth + 1)
+
+
+def extras(document: Document, skipped: list[SkippedFile]) -> list[tuple[str, "bytes | str"]]:
+    """A message's attachments, taken out of its metadata (they are not stored with its
+    chunks); those over the limit are named in `skipped`."""
+    if left := document.metadata.pop("attachments_left", None):
+        source, limit = document.metadata["source"], MOST_ATTACHMENTS
+        skipped.append(SkippedFile(str(source), f"its last {left} attachment(s) are not read"
+                                   f" (at most {limit} per message)"))  # fmt: skip
+    return document.metadata.pop("attachments", [])
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or "name (2).ext" when another attachment of the message has it."""
+    path, n, unique = Path(name), 1, name
+    while unique in taken:
+        n += 1
+        unique = f"{path.stem} ({n}){path.suffix}"
+    taken.add(unique)
+    return unique
+
+
+def _read_bytes(
+    name: str, data: bytes, read: Callable[[Path, int | None], Extracted], limit: int | None
+) -> Extracted:
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / name
+        copy.write_bytes(data)
+        return read(copy, limit)
 
 
 def load_corpus(
@@ -267,7 +321,7 @@ def load_corpus(
                 continue
             try:
                 document = load_file(path, corpus_dir, max_bytes, read, texts)
-                attachments = document.metadata.pop("attachments", [])
+                attachments = extras(document, skipped)
                 yield document
                 yield from load_attachments(document, attachments, read, max_bytes, texts, skipped)
             except UnreadableFile as exc:

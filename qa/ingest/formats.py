@@ -7,6 +7,7 @@ installed for python-docx), python-docx (paragraphs with their styles, so headin
 
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -293,7 +294,9 @@ def extract(path: Path, max_bytes: int | None = None, ocr: OcrOptions | None = N
             f"it is too large ({size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB,"
             " set by QA_MAX_FILE_MB)"
         )
-    extracted = valid_unicode(EXTRACTORS[path.suffix.lower()](path, max_bytes))
+    with warnings.catch_warnings():  # a parser's warnings (Pillow's "Corrupt EXIF") are not
+        warnings.simplefilter("ignore")  # the user's business: the reason line says it all
+        extracted = valid_unicode(EXTRACTORS[path.suffix.lower()](path, max_bytes))
     title = usable_title(extracted.title) or structural_title(extracted.text, extracted.blocks)
     blocks = mark_title(extracted.text, extracted.blocks, title)
     return replace(extracted, title=title, blocks=blocks)

@@ -6,9 +6,11 @@ attachments travel out as files of their own, indexed as documents naming their 
 import datetime
 import email
 import email.policy
+import mimetypes
 import re
 import struct
-from email.message import EmailMessage
+from collections.abc import Sequence
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 from qa.ingest.extracted import Extracted, UnreadableFile
@@ -66,21 +68,48 @@ def extract_eml(path: Path, max_bytes: int | None = None) -> Extracted:
             _write_html(out, content)
         else:
             _write_plain(out, content)
-    attachments: list[tuple[str, bytes | str]] = []
-    for part in message.iter_attachments():
-        name = part.get_filename()
-        if not name or len(attachments) >= MOST_ATTACHMENTS:
-            continue
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes) and data:
-            attachments.append((Path(name).name, data))
+    found = [named(part, n) for n, part in enumerate(message.iter_attachments(), start=1)]
     return Extracted(
         out.text(),
         subject or None,
         blocks=answers_after_questions(out.blocks),
-        attachments=attachments,
-        meta={"message": subject} if subject else {},
+        attachments=kept(found),
+        meta=attachment_meta(subject, found),
     )
+
+
+def named(part: EmailMessage, n: int) -> tuple[str, bytes]:
+    """An attachment's file name and content: a forwarded message (message/rfc822) as an
+    .eml named by its subject; a part without a name by its number and type."""
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload(0) if part.is_multipart() else None
+        forwarded = inner if isinstance(inner, Message) else None
+        data = forwarded.as_bytes() if forwarded is not None else b""
+        title = (forwarded["Subject"] if forwarded is not None else None) or "forwarded message"
+        name = part.get_filename() or f"{_safe(str(title))}.eml"
+        return Path(name).name, data
+    payload = part.get_payload(decode=True)
+    extension = mimetypes.guess_extension(part.get_content_type()) or ""
+    name = part.get_filename() or f"attachment {n}{extension}"
+    return Path(name).name, payload if isinstance(payload, bytes) else b""
+
+
+def _safe(title: str) -> str:
+    return re.sub(r"[\\/:*?\"<>|\x00-\x1f]+", " ", title).strip()[:80] or "message"
+
+
+def kept(found: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes | str]]:
+    """The first MOST_ATTACHMENTS attachments with content."""
+    chosen: list[tuple[str, bytes | str]] = [(name, data) for name, data in found if data]
+    return chosen[:MOST_ATTACHMENTS]
+
+
+def attachment_meta(subject: str, found: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    meta = {"message": subject} if subject else {}
+    left = sum(1 for _, data in found if data) - MOST_ATTACHMENTS
+    if left > 0:
+        meta["attachments_left"] = str(left)
+    return meta
 
 
 def extract_msg(path: Path, max_bytes: int | None = None) -> Extracted:
@@ -125,19 +154,19 @@ def extract_msg(path: Path, max_bytes: int | None = None) -> Extracted:
             _write_plain(out, body)
         elif ole.exists("__substg1.0_10130102"):
             _write_html(out, ole.openstream("__substg1.0_10130102").read())
-        attachments: list[tuple[str, bytes | str]] = []
+        found: list[tuple[str, bytes]] = []
         storages = {entry[0] for entry in ole.listdir() if entry[0].startswith("__attach_")}
-        for storage in sorted(storages)[:MOST_ATTACHMENTS]:
-            name = text("3707", storage) or text("3704", storage)
+        for n, storage in enumerate(sorted(storages), start=1):
+            name = text("3707", storage) or text("3704", storage) or f"attachment {n}"
             data = f"{storage}/__substg1.0_37010102"
-            if name and ole.exists(data):
-                attachments.append((Path(name).name, ole.openstream(data).read()))
+            if ole.exists(data):
+                found.append((Path(name).name, ole.openstream(data).read()))
     return Extracted(
         out.text(),
         subject or None,
         blocks=answers_after_questions(out.blocks),
-        attachments=attachments,
-        meta={"message": subject} if subject else {},
+        attachments=kept(found),
+        meta=attachment_meta(subject, found),
     )
 
 

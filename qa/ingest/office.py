@@ -94,11 +94,13 @@ def write_table(
 
 
 def extract_csv(path: Path, max_bytes: int | None = None) -> Extracted:
-    """Every row of a .csv or .tsv file (UTF-8; the delimiter sniffed for .csv)."""
+    """Every row of a .csv or .tsv file (UTF-8, else Windows-1252 as Excel exports it; the
+    delimiter sniffed for .csv)."""
+    data = path.read_bytes()
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        raw = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UnreadableFile("it is not valid UTF-8 text") from None
+        raw = data.decode("cp1252", errors="replace")
     if "\x00" in raw:
         raise UnreadableFile("it looks like a binary file")
     delimiter = "\t"
@@ -107,6 +109,7 @@ def extract_csv(path: Path, max_bytes: int | None = None) -> Extracted:
             delimiter = csv.Sniffer().sniff(raw[:8192], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
+    csv.field_size_limit(max(len(raw), 2**17))  # one long cell is a long cell, not an error
     try:
         rows = list(enumerate(csv.reader(io.StringIO(raw), delimiter=delimiter), start=1))
     except csv.Error as exc:
