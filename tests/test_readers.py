@@ -3,6 +3,7 @@ scans, on Apache Tika's real test files and on copies of the seed article; the e
 kept at ingest; and the flagship question asked of every copy."""
 
 import email.message
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -359,3 +360,9 @@ def test_a_windows_csv_and_a_long_cell_are_read(tmp_path: Path) -> None:
     assert "Café: Crème; Price: 2 €" in extract(tmp_path / "w.csv").text
     (tmp_path / "long.csv").write_text("a,b\n1," + "x" * 300_000 + "\n", encoding="utf-8")
     assert len(extract(tmp_path / "long.csv").text) > 300_000
+
+
+def test_a_pipe_in_the_corpus_is_named_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    with pytest.raises(UnreadableFile, match="not a regular file"):
+        extract(tmp_path / "pipe.txt")

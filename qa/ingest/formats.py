@@ -286,7 +286,12 @@ def extract(path: Path, max_bytes: int | None = None, ocr: OcrOptions | None = N
             return extract(path, max_bytes)
         finally:
             OCR.reset(token)
-    size = path.stat().st_size
+    import stat
+
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):  # a pipe or a device would block or never end
+        raise UnreadableFile("it is not a regular file (a pipe, socket or device)")
+    size = status.st_size
     if size == 0:
         raise UnreadableFile("it is empty")
     if max_bytes is not None and size > max_bytes:
