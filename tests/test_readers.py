@@ -366,3 +366,7 @@ def test_a_pipe_in_the_corpus_is_named_not_read(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.txt")
     with pytest.raises(UnreadableFile, match="not a regular file"):
         extract(tmp_path / "pipe.txt")
+    os.mkfifo(tmp_path / "pipe.pdf")  # hashed before it is read: never opened
+    skipped: list[SkippedFile] = []
+    assert list(load_corpus(tmp_path, skipped)) == []
+    assert {s.reason for s in skipped} == {"it is not a regular file (a pipe, socket or device)"}

@@ -167,6 +167,8 @@ def load_file(
     non-plain file's extraction is kept in `texts` under its content hash, and taken from
     there when the file has not changed (a scan is read by OCR once)."""
     plain = path.suffix.lower() in PLAIN_SUFFIXES
+    if path.exists() and not path.is_file():  # a pipe would block the hash below
+        raise UnreadableFile("it is not a regular file (a pipe, socket or device)")
     digest = file_hash(path) if not plain else None
     extracted = texts.get(digest) if texts is not None and digest else None
     if extracted is None:
