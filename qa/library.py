@@ -31,6 +31,7 @@ class Library:
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
+        self._examples: dict[tuple, str] = {}  # (source, indexed_at, title) -> its example
         if embeddings is not None:
             self.embeddings = embeddings  # share one loaded model between libraries
 
@@ -64,7 +65,13 @@ class Library:
         """A question from each document's content: its first FAQ question as written, else
         one about its first section heading; a document with neither gets one about its
         title."""
-        return [self._example_question(document) for document in documents]
+        found = []
+        for document in documents:  # read once per version of each document
+            key = (document["source"], document.get("indexed_at"), document["title"])
+            if key not in self._examples:
+                self._examples[key] = self._example_question(document)
+            found.append(self._examples[key])
+        return found
 
     def _example_question(self, document: dict) -> str:
         heading = None
