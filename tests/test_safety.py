@@ -41,8 +41,8 @@ def test_a_pdf_with_broken_characters_is_indexed_and_stops_no_other_file(
     for name in ("testPDFVarious.pdf", "testPDF.pdf", "testWORD.docx", "testOCR.pdf"):
         shutil.copy(DOCUMENTS / name, seed_corpus / name)
     report = service.library.ingest(progress=False)
-    assert report.files == 4  # the seed, the two PDFs with text, the Word file
-    assert [Path(s.path).name for s in report.skipped] == ["testOCR.pdf"]  # a scan: no text
+    assert report.files == 5  # the seed, the two PDFs with text, the Word file, the scan
+    assert report.skipped == []  # the scan without a text layer is read by OCR
     [note] = report.notes
     assert Path(note.path).name == "testPDFVarious.pdf" and "replaced by \ufffd" in note.reason
     assert "1 with a note" in report.summary()

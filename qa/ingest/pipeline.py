@@ -105,6 +105,11 @@ def ingest(
         )
     report, unreachable = IngestReport(), set[str]()
     documents = []
+    if not settings.database_url:  # where the extractions are kept: said now, in one line
+        try:
+            settings.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise folder_error(settings, exc) from None
     facts = open_lexical(settings)
     texts = StoredTexts(facts)
     ocr = OcrOptions(settings.ocr_languages, settings.ocr_page_seconds)
@@ -246,15 +251,18 @@ def ingest_lock(settings: Settings, wait: float = 0) -> "IngestLock | BaseFileLo
             f"another `qa ingest` is writing to {settings.index_dir}; try again when it ends"
         ) from None
     except OSError as exc:  # a file in the way, a read-only folder
-        folder, problem = settings.index_dir, (exc.strerror or str(exc)).lower()
-        if folder.is_symlink() and not folder.exists():
-            problem = "it is a link to a folder that does not exist"
-        elif folder.exists() and not folder.is_dir():
-            problem = "it is a file, not a folder"
-        raise BackendError(
-            f"cannot write the index in {settings.index_dir} (QA_INDEX_DIR): {problem}"
-        ) from None
+        raise folder_error(settings, exc) from None
     return held
+
+
+def folder_error(settings: Settings, exc: OSError) -> BackendError:
+    """Why the index folder cannot be written, in one line."""
+    folder, problem = settings.index_dir, (exc.strerror or str(exc)).lower()
+    if folder.is_symlink() and not folder.exists():
+        problem = "it is a link to a folder that does not exist"
+    elif folder.exists() and not folder.is_dir():
+        problem = "it is a file, not a folder"
+    return BackendError(f"cannot write the index in {folder} (QA_INDEX_DIR): {problem}")
 
 
 def _write(
