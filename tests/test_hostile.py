@@ -103,6 +103,8 @@ def test_parsers_cannot_blow_up_or_stall_an_ingest(
     assert "<!--" not in report.store.lexical.documents_of(["comment.html"])[0].page_content
     assert "tags.html" in reasons  # no text at all: "it is empty", not 25 KB of markup
     monkeypatch.setenv("QA_EXTRACT_TIMEOUT", "0.01")  # less than a worker takes to start
+    # changed, so read again (an unchanged file's stored extraction is used, not re-read)
+    (seed_corpus / "comment.html").write_text("<html><body><p>Closing hours.</p>" + "<!--" * 5000)
     slow = QAService(Settings())
     slow.embeddings = service.embeddings
     result = slow.library.ingest(progress=False)
