@@ -28,7 +28,6 @@ from qa.generation.grounded import (
     stream_reply,
 )
 from qa.index.store import HybridStore
-from qa.ingest.corpus import StoredTexts
 from qa.library import Library
 from qa.models.reader import SpanReader, load_reader
 from qa.retrieval import contextual_query, hybrid_retriever
@@ -229,7 +228,7 @@ class QAService:
                 sentences,
                 self.settings.corpus_dir,
                 self.settings.max_file_bytes,
-                StoredTexts(self.library.store.lexical),
+                self.answerer.texts,
             )
             answer.text, answer.citations = grounded.text, grounded.citations
             answer.proposed_short_answer = grounded.short_answer

@@ -195,6 +195,7 @@ class ExtractiveAnswerer:
         self.corpus_dir = corpus_dir
         self.max_bytes = max_bytes  # QA_MAX_FILE_MB: larger files are not read to check quotes
         self.lexical = lexical
+        self.texts = StoredTexts(lexical)  # the extractions quotes are checked against
         self.reader = reader
         self.short_answers = short_answers
         self.scorers = load_scorers()
@@ -219,7 +220,7 @@ class ExtractiveAnswerer:
         answer = Answer(
             question=question,
             text=f"{display(best.text)} [1]",
-            citations=[quote(best, 1, self.corpus_dir, self.max_bytes, StoredTexts(self.lexical))],
+            citations=[quote(best, 1, self.corpus_dir, self.max_bytes, self.texts)],
             confidence=round(best.probability, 3),
             sure=best.probability >= scorers["cited"].threshold,
         )

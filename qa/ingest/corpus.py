@@ -40,14 +40,25 @@ class StoredTexts:
     index under the hash of the file's content: extracted once at ingest, never again to
     answer, and what the document view shows."""
 
+    KEPT = 16  # parsed extractions kept in memory: every quote checks one
+
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
+        self._parsed: dict[str, Extracted] = {}  # by content hash, so never stale
 
     def get(self, digest: str) -> Extracted | None:
-        raw = self.facts.fact(f"extracted/{digest}")
-        if not raw:
-            return None
-        data = json.loads(raw)
+        if (found := self._parsed.pop(digest, None)) is None:
+            raw = self.facts.fact(f"extracted/{digest}")
+            if not raw:
+                return None
+            found = self._parse(json.loads(raw))
+        self._parsed[digest] = found  # the most recently used last
+        while len(self._parsed) > self.KEPT:
+            del self._parsed[next(iter(self._parsed))]
+        return found
+
+    @staticmethod
+    def _parse(data: dict) -> Extracted:
         return Extracted(
             data["text"],
             data.get("title"),

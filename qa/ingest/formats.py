@@ -7,6 +7,7 @@ installed for python-docx), python-docx (paragraphs with their styles, so headin
 
 import logging
 import re
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -286,8 +287,6 @@ def extract(path: Path, max_bytes: int | None = None, ocr: OcrOptions | None = N
             return extract(path, max_bytes)
         finally:
             OCR.reset(token)
-    import stat
-
     status = path.stat()
     if not stat.S_ISREG(status.st_mode):  # a pipe or a device would block or never end
         raise UnreadableFile("it is not a regular file (a pipe, socket or device)")

@@ -69,6 +69,11 @@ def extract_eml(path: Path, max_bytes: int | None = None) -> Extracted:
         else:
             _write_plain(out, content)
     found = [named(part, n) for n, part in enumerate(message.iter_attachments(), start=1)]
+    return _message(out, subject, found)
+
+
+def _message(out: BlockText, subject: str, found: Sequence[tuple[str, bytes]]) -> Extracted:
+    """A message read: its text and blocks, the subject as title, its attachments."""
     return Extracted(
         out.text(),
         subject or None,
@@ -161,13 +166,7 @@ def extract_msg(path: Path, max_bytes: int | None = None) -> Extracted:
             data = f"{storage}/__substg1.0_37010102"
             if ole.exists(data):
                 found.append((Path(name).name, ole.openstream(data).read()))
-    return Extracted(
-        out.text(),
-        subject or None,
-        blocks=answers_after_questions(out.blocks),
-        attachments=kept(found),
-        meta=attachment_meta(subject, found),
-    )
+    return _message(out, subject, found)
 
 
 def _submit_time(ole) -> str:

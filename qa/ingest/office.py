@@ -55,14 +55,10 @@ def cell_text(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def is_header(cells: Sequence[object], more_rows: bool) -> bool:
+def is_header(cells: Sequence[object]) -> bool:
     """A first row that names columns: two or more cells, all text (not numbers or dates)."""
     filled = [c for c in cells if c not in (None, "")]
-    return (
-        more_rows
-        and len(filled) >= 2
-        and all(isinstance(c, str) and not _number(c) for c in filled)
-    )
+    return len(filled) >= 2 and all(isinstance(c, str) and not _number(c) for c in filled)
 
 
 def _number(text: str) -> bool:
@@ -84,7 +80,7 @@ def write_table(
     for i, (n, cells) in enumerate(rows):
         values = [cell_text(c) for c in cells]
         out.mark(f"{label}row {n}")
-        if header is None and i + 1 < len(rows) and is_header(cells, True):
+        if header is None and i + 1 < len(rows) and is_header(cells):
             header = values
             out.add("table_header", " | ".join(v for v in values if v))
         elif header is None and sum(1 for v in values if v) == 1 and i + 1 < len(rows):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.ingest.extracted import OCR, Extracted, UnreadableFile, report_page
 from qa.ingest.ocr import OcrError, OcrPage, open_image, read_image, render_pdf_page
-from qa.ingest.structure import plain_blocks
+from qa.ingest.structure import pdf_blocks, plain_blocks
 from qa.ingest.writer import BlockText
 from qa.text.sentences import wrap_width
 
@@ -61,8 +61,6 @@ def joined(pages: Sequence[OcrPage | None], numbers: list[int], texts: list[str]
             scans.append(scan_record(page, number, offset))
         offset += len(text) + 2
     text = "\n\n".join(texts)
-    from qa.ingest.structure import pdf_blocks
-
     blocks = (
         pdf_blocks(text, starts, wrap_width(text)) if len(starts) > 1
         else plain_blocks(text, wrap_width(text))
