@@ -162,7 +162,9 @@ def missing_page(reason: str) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Document not available</title>"
         "<style>body{font:16px/1.6 ui-sans-serif,system-ui,sans-serif;max-width:40rem;"
-        "margin:3rem auto;padding:0 1rem}</style></head><body><h1>This document cannot be"
+        "margin:3rem auto;padding:0 1rem;color:#1f2328;background:#fff}"
+        "@media (prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}}"
+        "</style></head><body><h1>This document cannot be"
         f" shown</h1><p>{html.escape(reason)}</p><p>If it was deleted or changed, ask again:"
         " the answer will cite what the corpus holds now.</p></body></html>"
     )
